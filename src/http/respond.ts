@@ -1,0 +1,106 @@
+/**
+ * How every route answers: JSON bodies with snake_case fields, errors as
+ * `{"error": "...", "fields": [{"field", "problem"}]}` with the right status, never a stack trace.
+ *
+ * Routes are declared with `publicRoute` or `operatorRoute`, so no route is public by accident:
+ * operator routes need `Authorization: Bearer <API_TOKEN>`.
+ * Whatever a handler fails with is answered here: `ApiError` as itself, database outages as 503,
+ * anything else as a logged 500.
+ */
+import { Data, Effect, Redacted } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { Secrets } from "../security/Secrets.ts"
+import { tokensEqual } from "../security/tokens.ts"
+
+export interface FieldProblem {
+  readonly field: string
+  readonly problem: string
+}
+
+/** An answer other than success, with its status. Handlers fail with it; the route renders it. */
+export class ApiError extends Data.TaggedError("ApiError")<{
+  readonly status: number
+  readonly message: string
+  readonly fields?: ReadonlyArray<FieldProblem>
+  readonly headers?: Readonly<Record<string, string>>
+}> {}
+
+export const json = (body: unknown, status = 200, headers?: Readonly<Record<string, string>>) =>
+  HttpServerResponse.jsonUnsafe(body, headers === undefined ? { status } : { status, headers })
+
+export const errorResponse = (
+  status: number,
+  error: string,
+  fields: ReadonlyArray<FieldProblem> = [],
+  headers?: Readonly<Record<string, string>>
+) => json({ error, fields }, status, headers)
+
+export const unauthorized = () =>
+  errorResponse(401, "missing or invalid bearer token: send Authorization: Bearer <API_TOKEN>", [], {
+    "www-authenticate": "Bearer"
+  })
+
+const isDatabaseFailure = (e: unknown): boolean => {
+  const tag = (e as { _tag?: unknown } | null)?._tag
+  return tag === "SqlError" || tag === "DatabaseUnavailable"
+}
+
+/** Answers every failure of a handler; defects and unknown errors are logged and become 500. */
+export const handleFailures = <E, R>(
+  effect: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
+  effect.pipe(
+    Effect.catchCause((cause) => {
+      const failure = cause.reasons.find((r) => r._tag === "Fail")
+      const error = failure?._tag === "Fail" ? failure.error : undefined
+      if (error instanceof ApiError) {
+        return Effect.succeed(errorResponse(error.status, error.message, error.fields ?? [], error.headers))
+      }
+      if (isDatabaseFailure(error)) {
+        return Effect.as(
+          Effect.logWarning("request failed: database unavailable", cause),
+          errorResponse(503, "database unavailable, try again shortly")
+        )
+      }
+      if (cause.reasons.every((r) => r._tag === "Interrupt")) return Effect.failCause(cause as never)
+      return Effect.as(Effect.logError("request failed", cause), errorResponse(500, "internal error"))
+    })
+  )
+
+/** The bearer token of the request, if any. */
+const bearerOf = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
+  const header = request.headers["authorization"]
+  if (header === undefined) return undefined
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  return match?.[1]
+}
+
+/** Fails with 401 unless the request carries the operator bearer token (constant-time compare). */
+export const requireOperator = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const { apiToken } = yield* Secrets
+  const given = bearerOf(request)
+  if (given === undefined || !tokensEqual(given, Redacted.value(apiToken))) {
+    return yield* new ApiError({
+      status: 401,
+      message: "missing or invalid bearer token: send Authorization: Bearer <API_TOKEN>",
+      headers: { "www-authenticate": "Bearer" }
+    })
+  }
+})
+
+type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "*"
+
+/** A route anyone may call (health, metrics, the webhook with its own token check). */
+export const publicRoute = <E, R>(
+  method: Method,
+  path: HttpRouter.PathInput,
+  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+) => HttpRouter.add(method, path, handleFailures(handler))
+
+/** A route for operators and the bot: `Authorization: Bearer <API_TOKEN>` or 401. */
+export const operatorRoute = <E, R>(
+  method: Method,
+  path: HttpRouter.PathInput,
+  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+) => HttpRouter.add(method, path, handleFailures(Effect.andThen(requireOperator, handler)))

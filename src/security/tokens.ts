@@ -1,0 +1,24 @@
+/**
+ * Token helpers: generation and constant-time comparison. Comparing SHA-256 digests keeps the
+ * comparison constant-time even when the lengths differ (no early exit, no length leak).
+ */
+import { Redacted } from "effect"
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
+
+const digest = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest()
+
+/** True when `given` equals `expected`, in time independent of where they differ. */
+export const tokensEqual = (given: string, expected: string): boolean =>
+  timingSafeEqual(digest(given), digest(expected))
+
+/** True when `given` equals any of the accepted tokens (every candidate is compared). */
+export const matchesAny = (given: string, accepted: ReadonlyArray<Redacted.Redacted<string>>): boolean => {
+  let ok = false
+  for (const token of accepted) {
+    if (tokensEqual(given, Redacted.value(token))) ok = true
+  }
+  return ok
+}
+
+/** A new random token: 32 bytes, base64url (43 characters, URL- and header-safe). */
+export const generateToken = (): string => randomBytes(32).toString("base64url")

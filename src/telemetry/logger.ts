@@ -1,0 +1,86 @@
+/**
+ * Log output: one JSON object per line (`ts`, `level`, `msg`, `service`, annotations, `trace_id`,
+ * `span_id` when inside a span, `error` when a cause is attached), or a readable line with
+ * `LOG_FORMAT=pretty`. Redacted values render as `<redacted>`: secrets never reach the output.
+ */
+import { Layer, Logger, References } from "effect"
+import type { LogLevelName } from "../config.ts"
+
+export interface LogRecord {
+  readonly ts: string
+  readonly level: string
+  readonly msg: unknown
+  readonly service: string
+  readonly trace_id?: string
+  readonly span_id?: string
+  readonly error?: string
+  readonly [annotation: string]: unknown
+}
+
+/** Builds the structured record of one log call (shared by the JSON and pretty formats). */
+const toRecord = (service: string) =>
+    Logger.make<unknown, LogRecord>((options) => {
+      const s = Logger.formatStructured.log(options)
+      const span = options.fiber.cache.span
+      const record: Record<string, unknown> = {
+        ts: s.timestamp,
+        level: s.level,
+        msg: s.message,
+        service
+      }
+      for (const [k, v] of Object.entries(s.annotations)) {
+        if (!(k in record)) record[k] = v
+      }
+      if (span !== undefined) {
+        record.trace_id = span.traceId
+        record.span_id = span.spanId
+      }
+      if (s.cause !== undefined) record.error = s.cause
+      return record as LogRecord
+    })
+
+const safeStringify = (value: unknown): string => {
+  try {
+    return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v))
+  } catch {
+    return JSON.stringify({ msg: "unserialisable log record" })
+  }
+}
+
+export type LogSink = (line: string) => void
+const stdoutSink: LogSink = (line) => {
+  process.stdout.write(line + "\n")
+}
+
+export const jsonLogger = (service: string, sink: LogSink = stdoutSink) => {
+  const record = toRecord(service)
+  return Logger.make<unknown, void>((options) => sink(safeStringify(record.log(options))))
+}
+
+export const prettyLogger = (service: string, sink: LogSink = stdoutSink) => {
+  const record = toRecord(service)
+  return Logger.make<unknown, void>((options) => {
+    const { ts, level, msg, service: _s, error, trace_id, span_id, ...rest } = record.log(options)
+    const text = typeof msg === "string" ? msg : safeStringify(msg)
+    const extras = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === "string" ? v : safeStringify(v)}`)
+    if (trace_id !== undefined) extras.push(`trace_id=${trace_id}`)
+    let line = `${ts} ${level.padEnd(5)} ${text}${extras.length > 0 ? "  " + extras.join(" ") : ""}`
+    if (span_id !== undefined) line += ` span_id=${span_id}`
+    if (error !== undefined) line += `\n${error}`
+    sink(line)
+  })
+}
+
+/** The logger layer for the process: replaces Effect's default logger and sets the minimum level. */
+export const layerLogger = (options: {
+  readonly service: string
+  readonly level: LogLevelName
+  readonly format: "json" | "pretty"
+  readonly sink?: LogSink
+}): Layer.Layer<never> =>
+  Layer.mergeAll(
+    Logger.layer([
+      options.format === "pretty" ? prettyLogger(options.service, options.sink) : jsonLogger(options.service, options.sink)
+    ]),
+    Layer.succeed(References.MinimumLogLevel, options.level)
+  )
