@@ -12,9 +12,12 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, ConfigProvider, Context, Effect, Exit, Layer, Runtime } from "effect"
 import { AppConfig, type AppConfigShape, ConfigInvalid, loadConfig, processConfigProvider, type Role } from "./config.ts"
+import { AuditLog } from "./audit/AuditLog.ts"
 import * as Database from "./db/Database.ts"
 import { ApiListener, BotMetricsListener, layerApiServer, layerBotMetricsServer, type ListenAddress } from "./http/servers.ts"
+import { SignalQueue } from "./orders/SignalQueue.ts"
 import { Secrets, type TokenAnnouncer } from "./security/Secrets.ts"
+import { BotSettings } from "./settings/BotSettings.ts"
 import { layerLogger, type LogSink } from "./telemetry/logger.ts"
 import { Prometheus } from "./telemetry/prometheus.ts"
 
@@ -36,8 +39,13 @@ export interface AppOverrides {
 /** Services of the backend (roles api and all), on the database. */
 const backendServices = (overrides: AppOverrides) =>
   Layer.mergeAll(
-    overrides.announceToken ? Secrets.layerWith(overrides.announceToken) : Secrets.layer
-  ).pipe(Layer.provideMerge(overrides.database ?? Database.layer))
+    overrides.announceToken ? Secrets.layerWith(overrides.announceToken) : Secrets.layer,
+    BotSettings.layer,
+    SignalQueue.layer
+  ).pipe(
+    Layer.provideMerge(AuditLog.layer),
+    Layer.provideMerge(overrides.database ?? Database.layer)
+  )
 
 /** Feature routes on :8000 (each capability adds its route layer here). */
 const apiRoutes = Layer.empty
@@ -160,7 +168,8 @@ if (import.meta.main) {
   program({ overrides }).pipe(
     Effect.catchTags({
       ConfigInvalid: (e: ConfigInvalid) => fatal(`configuration error: ${e.message}`),
-      DatabaseStartError: (e) => fatal(`database error: ${e.message}`)
+      DatabaseStartError: (e) => fatal(`database error: ${e.message}`),
+      SqlError: (e) => fatal(`database error during start-up: ${e.message}`)
     }),
     NodeRuntime.runMain({ teardown })
   )
