@@ -15,6 +15,7 @@ import { AppConfig, type AppConfigShape, ConfigInvalid, loadConfig, processConfi
 import { AuditLog } from "./audit/AuditLog.ts"
 import * as Database from "./db/Database.ts"
 import { ApiListener, BotMetricsListener, layerApiServer, layerBotMetricsServer, type ListenAddress } from "./http/servers.ts"
+import { FillEvents } from "./orders/FillEvents.ts"
 import { SignalQueue } from "./orders/SignalQueue.ts"
 import { Secrets, type TokenAnnouncer } from "./security/Secrets.ts"
 import { BotSettings } from "./settings/BotSettings.ts"
@@ -41,7 +42,8 @@ const backendServices = (overrides: AppOverrides) =>
   Layer.mergeAll(
     overrides.announceToken ? Secrets.layerWith(overrides.announceToken) : Secrets.layer,
     BotSettings.layer,
-    SignalQueue.layer
+    SignalQueue.layer,
+    FillEvents.layer
   ).pipe(
     Layer.provideMerge(AuditLog.layer),
     Layer.provideMerge(overrides.database ?? Database.layer)

@@ -1,0 +1,140 @@
+/**
+ * The exchange, as the order actor and the PnL service see it: one interface, implemented by the
+ * BingX live client (`TRADING_MODE=live`) and the paper exchange (default), plus test fakes.
+ *
+ * Decimals are `BigDecimal`; exchange order ids are strings (BingX ids exceed 2^53).
+ */
+import { type BigDecimal, Context, Data, type Effect } from "effect"
+
+export type PositionMode = "one_way" | "hedge"
+export type ExchangeSide = "BUY" | "SELL"
+export type ExchangePositionSide = "BOTH" | "LONG" | "SHORT"
+export type ExchangeMarginType = "ISOLATED" | "CROSSED"
+
+export interface ContractRules {
+  readonly symbol: string
+  /** Decimals allowed in a quantity (step = 10^-n). */
+  readonly quantityPrecision: number
+  readonly pricePrecision: number
+  /** Minimum order quantity, in base coins. */
+  readonly minQuantity: BigDecimal.BigDecimal
+  /** Minimum order notional, in USDT. */
+  readonly minNotional: BigDecimal.BigDecimal
+  readonly maxLongLeverage: number
+  readonly maxShortLeverage: number
+  /** Listed, online and open to API trading. */
+  readonly tradable: boolean
+}
+
+export interface PlaceOrderRequest {
+  readonly symbol: string
+  readonly side: ExchangeSide
+  readonly positionSide: ExchangePositionSide
+  readonly type: "MARKET"
+  readonly quantity: BigDecimal.BigDecimal
+  /** Stable per order: a resend after an unknown outcome reuses it (lowercase, ≤ 40 chars). */
+  readonly clientOrderId: string
+  /** Only in one-way mode (BingX refuses it in hedge mode). */
+  readonly reduceOnly: boolean
+  readonly stopLoss?: BigDecimal.BigDecimal | undefined
+  readonly takeProfit?: BigDecimal.BigDecimal | undefined
+}
+
+export type ExchangeOrderStatus = "new" | "partially_filled" | "filled" | "cancelled" | "failed" | "expired"
+
+export interface ExchangeOrder {
+  readonly orderId: string
+  readonly clientOrderId: string | undefined
+  readonly symbol: string
+  readonly side: ExchangeSide
+  readonly positionSide: ExchangePositionSide
+  readonly status: ExchangeOrderStatus
+  readonly quantity: BigDecimal.BigDecimal
+  readonly executedQuantity: BigDecimal.BigDecimal
+  readonly averagePrice: BigDecimal.BigDecimal | undefined
+  /** Fee paid so far (positive = paid), in `feeAsset`. */
+  readonly fee: BigDecimal.BigDecimal
+  readonly feeAsset: string
+  readonly updatedAt: Date
+}
+
+export interface ExchangePosition {
+  readonly symbol: string
+  readonly side: "long" | "short"
+  readonly quantity: BigDecimal.BigDecimal
+  readonly entryPrice: BigDecimal.BigDecimal
+  readonly markPrice: BigDecimal.BigDecimal | undefined
+  readonly unrealisedPnl: BigDecimal.BigDecimal | undefined
+  readonly leverage: number | undefined
+}
+
+export interface ExchangeBalance {
+  readonly asset: string
+  readonly balance: BigDecimal.BigDecimal
+  readonly equity: BigDecimal.BigDecimal
+  readonly available: BigDecimal.BigDecimal
+  readonly unrealisedPnl: BigDecimal.BigDecimal
+}
+
+/** Worth retrying later: rate limits, busy, 5xx before sending, network errors. */
+export class ExchangeTransientError extends Data.TaggedError("ExchangeTransientError")<{
+  readonly message: string
+  readonly code: number | undefined
+  /** When the exchange said how long to wait (100410 unblock time, 429 Retry-After). */
+  readonly retryAfterMs: number | undefined
+}> {}
+
+/** Refused for good (signature, parameters, insufficient margin, …): never retried. */
+export class ExchangeRejectedError extends Data.TaggedError("ExchangeRejectedError")<{
+  readonly message: string
+  readonly code: number | undefined
+}> {}
+
+/** The request may or may not have taken effect (timeout, 5xx, 101500): query before resending. */
+export class ExchangeUnknownOutcome extends Data.TaggedError("ExchangeUnknownOutcome")<{
+  readonly message: string
+  readonly code: number | undefined
+}> {}
+
+export class ExchangeOrderNotFound extends Data.TaggedError("ExchangeOrderNotFound")<{
+  readonly symbol: string
+  readonly orderId: string | undefined
+  readonly clientOrderId: string | undefined
+}> {}
+
+/** No price is available for a symbol (paper mode without a public price and without a signal price). */
+export class PriceUnavailable extends Data.TaggedError("PriceUnavailable")<{
+  readonly symbol: string
+  readonly message: string
+}> {}
+
+export type ExchangeError = ExchangeTransientError | ExchangeRejectedError | ExchangeUnknownOutcome
+
+export type OrderRef =
+  | { readonly orderId: string; readonly clientOrderId?: undefined }
+  | { readonly clientOrderId: string; readonly orderId?: undefined }
+
+export interface ExchangeShape {
+  readonly name: "bingx" | "paper"
+  /** Exchange clock, epoch ms. */
+  readonly serverTime: Effect.Effect<number, ExchangeError>
+  readonly markPrice: (symbol: string) => Effect.Effect<BigDecimal.BigDecimal, ExchangeError | PriceUnavailable>
+  readonly lastPrice: (symbol: string) => Effect.Effect<BigDecimal.BigDecimal, ExchangeError | PriceUnavailable>
+  readonly contract: (symbol: string) => Effect.Effect<ContractRules, ExchangeError>
+  /** Asked once and cached. */
+  readonly positionMode: Effect.Effect<PositionMode, ExchangeError>
+  readonly setMarginType: (symbol: string, marginType: ExchangeMarginType) => Effect.Effect<void, ExchangeError>
+  readonly setLeverage: (
+    symbol: string,
+    leverage: number,
+    side: ExchangePositionSide
+  ) => Effect.Effect<void, ExchangeError>
+  readonly placeOrder: (request: PlaceOrderRequest) => Effect.Effect<ExchangeOrder, ExchangeError | PriceUnavailable>
+  readonly queryOrder: (symbol: string, ref: OrderRef) => Effect.Effect<ExchangeOrder, ExchangeError | ExchangeOrderNotFound>
+  readonly cancelOrder: (symbol: string, ref: OrderRef) => Effect.Effect<ExchangeOrder, ExchangeError | ExchangeOrderNotFound>
+  readonly openOrders: (symbol?: string) => Effect.Effect<ReadonlyArray<ExchangeOrder>, ExchangeError>
+  readonly positions: (symbol?: string) => Effect.Effect<ReadonlyArray<ExchangePosition>, ExchangeError>
+  readonly balances: Effect.Effect<ReadonlyArray<ExchangeBalance>, ExchangeError>
+}
+
+export class Exchange extends Context.Service<Exchange, ExchangeShape>()("tvtelegrambingx/Exchange") {}
