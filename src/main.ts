@@ -35,6 +35,8 @@ export interface AppOverrides {
   readonly database?: Layer.Layer<Database.DatabaseServices, Database.DatabaseStartError, AppConfig>
   /** Where generated tokens are printed (default: stdout, once). */
   readonly announceToken?: TokenAnnouncer
+  /** Where log lines go (default: stdout). */
+  readonly logSink?: LogSink
 }
 
 /** Services of the backend (roles api and all), on the database. */
@@ -73,10 +75,17 @@ export const appLayer = (overrides: AppOverrides = {}) =>
         })
       })
     )
+    const logger = layerLogger({
+      service: config.telemetry.serviceName,
+      level: config.log.level,
+      format: config.log.format,
+      ...(overrides.logSink === undefined ? {} : { sink: overrides.logSink })
+    })
     return info.pipe(
       Layer.provideMerge(Layer.mergeAll(api, bot)),
       Layer.provideMerge(Prometheus.layer),
-      Layer.tap(() => announceStart(config))
+      Layer.tap(() => announceStart(config)),
+      Layer.provide(logger)
     )
   }))
 
@@ -99,21 +108,12 @@ const announceStart = (config: AppConfigShape) =>
 export const program = (options: {
   readonly overrides?: Readonly<Record<string, string>>
   readonly app?: AppOverrides
-  readonly logSink?: LogSink
 } = {}) =>
   Effect.gen(function*() {
     const config = yield* loadConfig.pipe(
       Effect.provideService(ConfigProvider.ConfigProvider, processConfigProvider(options.overrides))
     )
-    const logger = layerLogger({
-      service: config.telemetry.serviceName,
-      level: config.log.level,
-      format: config.log.format,
-      ...(options.logSink === undefined ? {} : { sink: options.logSink })
-    })
-    return yield* Layer.launch(
-      appLayer(options.app).pipe(Layer.provide(Layer.succeed(AppConfig, config)), Layer.provide(logger))
-    )
+    return yield* Layer.launch(appLayer(options.app).pipe(Layer.provide(Layer.succeed(AppConfig, config))))
   })
 
 const USAGE = `usage: npm start -- [--role all|api|bot]

@@ -16,7 +16,10 @@ import { AppConfig } from "../config.ts"
 import { DatabaseHealth } from "../db/Database.ts"
 import { Prometheus } from "../telemetry/prometheus.ts"
 import type { Exporter } from "../telemetry/metrics.ts"
-import { errorResponse, json, publicRoute } from "./respond.ts"
+import { errorResponse, json, operatorRoute, publicRoute } from "./respond.ts"
+import packageJson from "../../package.json" with { type: "json" }
+
+const VERSION: string = packageJson.version
 
 export interface ListenAddress {
   readonly host: string
@@ -82,10 +85,31 @@ const ready = publicRoute(
   })
 )
 
+const startedAt = new Date()
+
+/** What is running, for operators (no secrets). */
+const system = operatorRoute(
+  "GET",
+  "/system",
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    return json({
+      name: "tvtelegrambingx",
+      version: VERSION,
+      role: config.role,
+      environment: config.environment,
+      trading_mode: config.trading.mode,
+      database: config.database.url === undefined ? "embedded" : "postgres",
+      started_at: startedAt.toISOString(),
+      uptime_seconds: Math.floor((Date.now() - startedAt.getTime()) / 1000)
+    })
+  })
+)
+
 const notFound = publicRoute("*", "/*", Effect.succeed(errorResponse(404, "not found")))
 
 /** Routes every `:8000` deployment has. */
-export const coreApiRoutes = Layer.mergeAll(health, ready, metricsRoute("backend"), notFound)
+export const coreApiRoutes = Layer.mergeAll(health, ready, metricsRoute("backend"), system, notFound)
 
 /**
  * The `:8000` listener serving `routes` (plus the core routes). The route layers' services must be

@@ -1,0 +1,156 @@
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Redacted } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { loadConfig, processConfigProvider } from "../../src/config.ts"
+
+const load = (env: Record<string, string>) =>
+  loadConfig.pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromUnknown(env)))
+
+const failureOf = (env: Record<string, string>) => Effect.flip(load(env))
+
+describe("config", () => {
+  it.effect("defaults let the service start with nothing set", () =>
+    Effect.gen(function*() {
+      const c = yield* load({})
+      expect(c.role).toBe("all")
+      expect(c.http).toMatchObject({ host: "0.0.0.0", port: 8000, botMetricsEnabled: true, botMetricsHost: "0.0.0.0", botMetricsPort: 9000 })
+      expect(c.database.url).toBeUndefined()
+      expect(c.database.dataDir).toBe(Path.resolve("./data"))
+      expect(c.trading).toMatchObject({
+        mode: "paper",
+        defaultMarginMode: "isolated",
+        defaultLeverage: 5,
+        autoTradeEnabled: false,
+        manualConfirmationRequired: true,
+        signalMaxAgeSeconds: 60,
+        defaultUsername: "system",
+        defaultSession: "default",
+        paperBalanceUsdt: "10000"
+      })
+      expect(c.bingx.baseUrl).toBe("https://open-api.bingx.com")
+      expect(c.bingx.recvWindow).toBe(5000)
+      expect(c.telegram.apiRoot).toBe("https://api.telegram.org")
+      expect(c.telegram.backendBaseUrl).toBe("http://localhost:8000")
+      expect(c.telemetry.enabled).toBe(false)
+      expect(c.log.level).toBe("Info")
+      expect(c.security.apiToken).toBeUndefined()
+    }))
+
+  it.effect("reads and normalises values", () =>
+    Effect.gen(function*() {
+      const c = yield* load({
+        PORT: "8080",
+        AUTO_TRADE_ENABLED: "YES",
+        MANUAL_CONFIRMATION_REQUIRED: "0",
+        DEFAULT_MARGIN_MODE: "Crossed",
+        TELEGRAM_ADMIN_IDS: "123, 456;789",
+        TELEGRAM_API_ROOT: "http://127.0.0.1:8081/",
+        LOG_LEVEL: "warning",
+        TELEMETRY_OTLP_HEADERS: '{"Authorization":"Bearer x"}',
+        ALLOWED_HOSTS: "Example.com, api.example.com"
+      })
+      expect(c.http.port).toBe(8080)
+      expect(c.trading.autoTradeEnabled).toBe(true)
+      expect(c.trading.manualConfirmationRequired).toBe(false)
+      expect(c.trading.defaultMarginMode).toBe("cross")
+      expect(c.telegram.adminIds).toEqual([123, 456, 789])
+      expect(c.telegram.apiRoot).toBe("http://127.0.0.1:8081")
+      expect(c.log.level).toBe("Warn")
+      expect(Redacted.value(c.telemetry.otlpHeaders)).toEqual({ Authorization: "Bearer x" })
+      expect(c.http.allowedHosts).toEqual(["example.com", "api.example.com"])
+    }))
+
+  it.effect("builds a database URL from the seed's DATABASE_* variables", () =>
+    Effect.gen(function*() {
+      const c = yield* load({ DATABASE_HOST: "db.internal", DATABASE_PASSWORD: "p@ss:w/rd", DATABASE_NAME: "tv" })
+      expect(Redacted.value(c.database.url!)).toBe("postgres://postgres:p%40ss%3Aw%2Frd@db.internal:5432/tv")
+      const seed = yield* load({ DATABASE_URL: "postgresql+asyncpg://u:p@h:5433/x" })
+      expect(Redacted.value(seed.database.url!)).toBe("postgres://u:p@h:5433/x")
+    }))
+
+  const badValues: ReadonlyArray<readonly [string, Record<string, string>, RegExp]> = [
+    ["PORT", { PORT: "eighty" }, /^PORT: "eighty" is not a port number \(0-65535\) \(example: PORT=8000\)$/],
+    ["PORT", { PORT: "70000" }, /^PORT: "70000" is not a port number/],
+    ["DEFAULT_LEVERAGE", { DEFAULT_LEVERAGE: "200" }, /^DEFAULT_LEVERAGE: 200 is out of range \(1\.\.125\) \(example: DEFAULT_LEVERAGE=5\)$/],
+    ["DEFAULT_LEVERAGE", { DEFAULT_LEVERAGE: "2.5" }, /^DEFAULT_LEVERAGE: "2.5" is not a whole number/],
+    ["AUTO_TRADE_ENABLED", { AUTO_TRADE_ENABLED: "maybe" }, /^AUTO_TRADE_ENABLED: "maybe" is not a boolean \(true\/false\)/],
+    ["TRADING_MODE", { TRADING_MODE: "real" }, /^TRADING_MODE: "real" is not one of paper\|live/],
+    ["TRADING_MODE", { TRADING_MODE: "live", BINGX_API_KEY: "k" }, /^TRADING_MODE: live trading needs BINGX_API_KEY and BINGX_API_SECRET \(BINGX_API_SECRET is not set\)/],
+    ["DEFAULT_MARGIN_MODE", { DEFAULT_MARGIN_MODE: "hedge" }, /^DEFAULT_MARGIN_MODE: "hedge" is not one of isolated\|cross/],
+    ["BINGX_BASE_URL", { BINGX_BASE_URL: "open-api.bingx.com" }, /^BINGX_BASE_URL: "open-api.bingx.com" is not a URL/],
+    ["TELEGRAM_ADMIN_IDS", { TELEGRAM_ADMIN_IDS: "123,@bob" }, /^TELEGRAM_ADMIN_IDS: "@bob" is not a Telegram user id/],
+    ["TELEGRAM_CHAT_ID", { TELEGRAM_CHAT_ID: "my chat" }, /^TELEGRAM_CHAT_ID: "my chat" is not a chat id/],
+    ["TELEMETRY_SAMPLE_RATIO", { TELEMETRY_SAMPLE_RATIO: "1.5" }, /^TELEMETRY_SAMPLE_RATIO: 1.5 is out of range \(0\.\.1\)/],
+    ["TELEMETRY_OTLP_HEADERS", { TELEMETRY_OTLP_HEADERS: "Authorization=x" }, /^TELEMETRY_OTLP_HEADERS: must be a JSON object of string values/],
+    ["LOG_LEVEL", { LOG_LEVEL: "loud" }, /^LOG_LEVEL: "loud" is not one of trace\|debug\|info\|warn\|error\|fatal\|none/],
+    ["DATABASE_URL", { DATABASE_URL: "sqlite+aiosqlite:///./storage.db" }, /^DATABASE_URL: SQLite is not supported/],
+    ["DATABASE_URL", { DATABASE_URL: "mysql://x@y/z" }, /^DATABASE_URL: must start with postgres:\/\//],
+    ["ROLE", { ROLE: "worker" }, /^ROLE: "worker" is not one of all\|api\|bot/],
+    ["TLS_KEY_FILE", { TLS_CERT_FILE: "/nonexistent.pem" }, /^TLS_KEY_FILE: is required when the other TLS file is set/],
+    ["PAPER_BALANCE_USDT", { PAPER_BALANCE_USDT: "-5" }, /^PAPER_BALANCE_USDT: "-5" is not a positive decimal amount/]
+  ]
+
+  for (const [variable, env, expected] of badValues) {
+    it.effect(`bad ${variable} (${JSON.stringify(env)}) → one line naming it`, () =>
+      Effect.gen(function*() {
+        const error = yield* failureOf(env)
+        expect(error._tag).toBe("ConfigInvalid")
+        expect(error.variable).toBe(variable)
+        expect(error.message).toMatch(expected)
+        expect(error.message).not.toContain("\n")
+      }))
+  }
+
+  it.effect("secret values never appear in messages or in the printed configuration", () =>
+    Effect.gen(function*() {
+      const secrets = {
+        API_TOKEN: "api-secret-123456",
+        TRADINGVIEW_WEBHOOK_TOKEN: "tv-secret-987654",
+        BINGX_API_KEY: "bingx-key-abcdef",
+        BINGX_API_SECRET: "bingx-secret-fedcba",
+        TELEGRAM_BOT_TOKEN: "123:telegram-secret",
+        DATABASE_URL: "postgres://u:db-password-xyz@127.0.0.1/x",
+        TELEMETRY_OTLP_HEADERS: '{"Authorization":"Bearer otlp-secret-555"}'
+      }
+      const c = yield* load({ ...secrets, TRADING_MODE: "live" })
+      const printed = [JSON.stringify(c), String(c.security.apiToken), `${c.bingx.apiSecret}`, JSON.stringify(c.database)]
+      const failure = yield* failureOf({ ...secrets, PORT: "x" })
+      printed.push(failure.message, String(failure))
+      for (const text of printed) {
+        for (const value of ["api-secret-123456", "tv-secret-987654", "bingx-key-abcdef", "bingx-secret-fedcba", "telegram-secret", "db-password-xyz", "otlp-secret-555"]) {
+          expect(text).not.toContain(value)
+        }
+      }
+      expect(Redacted.value(c.bingx.apiSecret!)).toBe("bingx-secret-fedcba")
+    }))
+
+  it.effect("the environment wins over .env; .env fills the rest", () =>
+    Effect.gen(function*() {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tvtb-env-"))
+      const file = Path.join(dir, ".env")
+      Fs.writeFileSync(file, "DEFAULT_LEVERAGE=7\nENVIRONMENT=from-dotenv\n# comment\nTELEGRAM_BOT_TOKEN=\n")
+      const before = { ...process.env }
+      process.env.ENVIRONMENT = "from-env"
+      try {
+        const c = yield* loadConfig.pipe(
+          Effect.provideService(ConfigProvider.ConfigProvider, processConfigProvider({ ROLE: "api" }, file))
+        )
+        expect(c.trading.defaultLeverage).toBe(7)
+        expect(c.environment).toBe("from-env")
+        expect(c.role).toBe("api")
+        expect(c.telegram.botToken).toBeUndefined()
+      } finally {
+        process.env = before
+        Fs.rmSync(dir, { recursive: true, force: true })
+      }
+    }))
+
+  it.effect("seed variables that have no effect here are reported", () =>
+    Effect.gen(function*() {
+      const c = yield* load({ BROKER_HOST: "rabbitmq", DRY_RUN: "false" })
+      expect(c.ignored.map((i) => i.variable)).toEqual(["BROKER_HOST", "DRY_RUN"])
+      expect(c.trading.mode).toBe("paper")
+    }))
+})
