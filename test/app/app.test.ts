@@ -133,6 +133,6 @@ describe("the app in each role", () => {
           expect(JSON.parse(ready.body).error).toMatch(/database/)
           // Liveness is unaffected.
           expect((yield* get(`${info.api!.url}/health`)).status).toBe(200)
-        }), { DATA_DIR: dir })
+        }), { DATA_DIR: dir, DATABASE_URL: "" }) // the embedded database, whatever TEST_DATABASE_URL says
     }).pipe(Effect.scoped), 60_000)
 })
