@@ -17,6 +17,7 @@ import { DatabaseHealth } from "../db/Database.ts"
 import { Prometheus } from "../telemetry/prometheus.ts"
 import type { Exporter } from "../telemetry/metrics.ts"
 import { errorResponse, json, operatorRoute, publicRoute } from "./respond.ts"
+import { transportMiddleware } from "./transport.ts"
 import packageJson from "../../package.json" with { type: "json" }
 
 const VERSION: string = packageJson.version
@@ -135,7 +136,10 @@ export const layerApiServer = <E, R>(routes: Layer.Layer<never, E, R>) =>
       })
     )
     return Layer.mergeAll(
-      HttpRouter.serve(Layer.mergeAll(coreApiRoutes, routes), { disableLogger: true, disableListenLog: true }),
+      HttpRouter.serve(Layer.mergeAll(coreApiRoutes, routes, transportMiddleware), {
+        disableLogger: true,
+        disableListenLog: true
+      }),
       listener
     ).pipe(Layer.provide(server))
   }))
