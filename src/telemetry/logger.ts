@@ -1,10 +1,12 @@
 /**
  * Log output: one JSON object per line (`ts`, `level`, `msg`, `service`, annotations, `trace_id`,
  * `span_id` when inside a span, `error` when a cause is attached), or a readable line with
- * `LOG_FORMAT=pretty`. Redacted values render as `<redacted>`: secrets never reach the output.
+ * `LOG_FORMAT=pretty`. Redacted values render as `<redacted>`; as a second line of defence, values
+ * under secret-sounding keys and secrets inside URLs/`name=value` text are replaced (`redact.ts`).
  */
 import { Layer, Logger, References } from "effect"
 import type { LogLevelName } from "../config.ts"
+import { redactFields, redactText } from "./redact.ts"
 
 export interface LogRecord {
   readonly ts: string
@@ -25,17 +27,18 @@ const toRecord = (service: string) =>
       const record: Record<string, unknown> = {
         ts: s.timestamp,
         level: s.level,
-        msg: s.message,
+        msg: redactFields(s.message),
         service
       }
-      for (const [k, v] of Object.entries(s.annotations)) {
+      const annotations = redactFields(s.annotations) as Record<string, unknown>
+      for (const [k, v] of Object.entries(annotations)) {
         if (!(k in record)) record[k] = v
       }
       if (span !== undefined) {
         record.trace_id = span.traceId
         record.span_id = span.spanId
       }
-      if (s.cause !== undefined) record.error = s.cause
+      if (s.cause !== undefined) record.error = redactText(s.cause)
       return record as LogRecord
     })
 
