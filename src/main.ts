@@ -77,10 +77,10 @@ export const appLayer = (overrides: AppOverrides = {}) =>
     return info.pipe(
       Layer.provideMerge(Layer.mergeAll(api, bot)),
       Layer.provideMerge(Prometheus.layer),
-      // Built first, released last: every service and request runs with the OTel tracer/loggers
-      // (TELEMETRY_ENABLED) and the final flush sees the spans of the shutdown.
-      Layer.provide(Layer.mergeAll(layerTelemetry(telemetryOptionsOf(config)), layerUntracedProbes)),
-      Layer.tap(() => announceStart(config))
+      Layer.tap(() => announceStart(config)),
+      // Built first, released last: every service, request and log line runs with the OTel
+      // tracer/loggers (TELEMETRY_ENABLED), and the final flush sees the spans of the shutdown.
+      Layer.provide(Layer.mergeAll(layerTelemetry(telemetryOptionsOf(config)), layerUntracedProbes))
     )
   }))
 

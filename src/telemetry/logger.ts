@@ -4,7 +4,7 @@
  * `LOG_FORMAT=pretty`. Redacted values render as `<redacted>`; as a second line of defence, values
  * under secret-sounding keys and secrets inside URLs/`name=value` text are replaced (`redact.ts`).
  */
-import { Layer, Logger, References } from "effect"
+import { Context, Effect, Layer, Logger, References } from "effect"
 import type { LogLevelName } from "../config.ts"
 import { redactFields, redactText } from "./redact.ts"
 
@@ -19,18 +19,32 @@ export interface LogRecord {
   readonly [annotation: string]: unknown
 }
 
+/**
+ * Turns the second line of defence off for the log calls of one effect: for the rare line that
+ * must show a secret on purpose (e.g. a generated token announced once on the console). Redacted
+ * values still print as `<redacted>`, and OTLP log export still scrubs.
+ *
+ *     yield* Effect.logInfo(`paste this alert message: ${message}`).pipe(withSecretsVisibleInLogs)
+ */
+export const SecretsVisibleInLogs = Context.Reference<boolean>("tvtelegrambingx/SecretsVisibleInLogs", {
+  defaultValue: () => false
+})
+export const withSecretsVisibleInLogs = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provideService(self, SecretsVisibleInLogs, true)
+
 /** Builds the structured record of one log call (shared by the JSON and pretty formats). */
 const toRecord = (service: string) =>
     Logger.make<unknown, LogRecord>((options) => {
       const s = Logger.formatStructured.log(options)
       const span = options.fiber.cache.span
+      const scrub = !options.fiber.getRef(SecretsVisibleInLogs)
       const record: Record<string, unknown> = {
         ts: s.timestamp,
         level: s.level,
-        msg: redactFields(s.message),
+        msg: scrub ? redactFields(s.message) : s.message,
         service
       }
-      const annotations = redactFields(s.annotations) as Record<string, unknown>
+      const annotations = (scrub ? redactFields(s.annotations) : s.annotations) as Record<string, unknown>
       for (const [k, v] of Object.entries(annotations)) {
         if (!(k in record)) record[k] = v
       }
@@ -38,7 +52,7 @@ const toRecord = (service: string) =>
         record.trace_id = span.traceId
         record.span_id = span.spanId
       }
-      if (s.cause !== undefined) record.error = redactText(s.cause)
+      if (s.cause !== undefined) record.error = scrub ? redactText(s.cause) : s.cause
       return record as LogRecord
     })
 
