@@ -175,6 +175,28 @@ describe("monitoring/", () => {
     }
   })
 
+  it("the metrics table of monitoring/README.md matches the catalog", () => {
+    const readme = Fs.readFileSync(Path.join(monitoring, "README.md"), "utf8")
+    const rows = readme.split("\n")
+      .map((line) => /^\| `([a-z_]+)` \| (counter|gauge|histogram) \| (.*?) \| (:8000|:9000) \| (.*) \|$/.exec(line))
+      .filter((m) => m !== null)
+      .map((m) => ({
+        name: m[1],
+        type: m[2],
+        labels: m[3] === "—" ? [] : m[3]!.split(", ").map((l) => l.replace(/`/g, "")),
+        port: m[4],
+        description: m[5]
+      }))
+    const TYPES: Record<string, string> = { Counter: "counter", Gauge: "gauge", Histogram: "histogram" }
+    expect(rows).toEqual(catalog.map((e) => ({
+      name: e.metric.id,
+      type: TYPES[e.metric.type],
+      labels: [...(e.labels ?? [])],
+      port: e.exporter === "backend" ? ":8000" : ":9000",
+      description: e.metric.description
+    })))
+  })
+
   it.live("every referenced name is exported by the running app; the seed's broken names are not", () =>
     Effect.scoped(Effect.gen(function*() {
       const app = yield* startApp()
