@@ -164,6 +164,8 @@ const startApp = (): Promise<Started> =>
       LOG_LEVEL: "info",
       TRADING_MODE: "paper",
       TELEMETRY_ENABLED: "false",
+      // nothing to call out to: no Telegram token is set, and BingX points at a dead loopback port
+      BINGX_BASE_URL: "http://127.0.0.1:1",
       API_TOKEN: Crypto.randomBytes(24).toString("hex"),
       TRADINGVIEW_WEBHOOK_TOKEN: Crypto.randomBytes(24).toString("hex")
     })

@@ -71,7 +71,23 @@ const stdoutSink: LogSink = (line) => {
 
 export const jsonLogger = (service: string, sink: LogSink = stdoutSink) => {
   const record = toRecord(service)
-  return Logger.make<unknown, void>((options) => sink(safeStringify(record.log(options))))
+  return Logger.make<unknown, void>((options) => {
+    const r = record.log(options)
+    try {
+      sink(JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))
+    } catch (e) {
+      // a value JSON cannot encode: keep the line (time, level, ids), say why
+      sink(safeStringify({
+        ts: r.ts,
+        level: r.level,
+        msg: typeof r.msg === "string" ? r.msg : "unserialisable log message",
+        service: r.service,
+        trace_id: r.trace_id,
+        span_id: r.span_id,
+        log_error: e instanceof Error ? e.message : String(e)
+      }))
+    }
+  })
 }
 
 export const prettyLogger = (service: string, sink: LogSink = stdoutSink) => {

@@ -22,6 +22,8 @@ import { metricNames, variableQueryMetricNames } from "../../scripts/lib/promql.
 import { catalog } from "../../src/telemetry/metrics.ts"
 import { scrapeText, startApp } from "../support/appUnderTest.ts"
 
+/** Starting the app (embedded database) can take a while on a loaded machine. */
+const APP_TIMEOUT = 120_000
 const monitoring = Path.resolve(import.meta.dirname, "../../monitoring")
 
 describe("metricNames (PromQL)", () => {
@@ -208,5 +210,5 @@ describe("monitoring/", () => {
         { name: "trading_orders_failed_total", where: "seed" },
         { name: "bot_backend_requests_total", where: "seed" }
       ], [backend, bot]).map((r) => r.name)).toEqual(["trading_orders_failed_total", "bot_backend_requests_total"])
-    })))
+    })), APP_TIMEOUT)
 })

@@ -24,13 +24,23 @@ export interface StartedApp {
   readonly lines: ReadonlyArray<string>
 }
 
-/** Loopback, OS-chosen ports, generated tokens not printed; `env` overrides any of it. */
+/** Nothing listens here: a service that tries to call out fails fast instead of reaching the internet. */
+export const UNREACHABLE = "http://127.0.0.1:1"
+
+/**
+ * Loopback, OS-chosen ports, generated tokens not printed, BingX and Telegram pointed at a dead
+ * loopback address (tests never touch the real world); `env` overrides any of it.
+ */
 export const defaultTestEnv: Readonly<Record<string, string>> = {
   HOST: "127.0.0.1",
   PORT: "0",
   BOT_METRICS_HOST: "127.0.0.1",
   BOT_METRICS_PORT: "0",
-  LOG_LEVEL: "info"
+  LOG_LEVEL: "info",
+  BINGX_BASE_URL: UNREACHABLE,
+  TELEGRAM_API_ROOT: UNREACHABLE,
+  BACKEND_BASE_URL: UNREACHABLE,
+  TELEMETRY_OTLP_ENDPOINT: UNREACHABLE
 }
 
 export const startApp = (env: Readonly<Record<string, string>> = {}): Effect.Effect<StartedApp, unknown, Scope.Scope> =>

@@ -19,6 +19,8 @@ const SECRETS = {
   TELEGRAM_BOT_TOKEN: "987654321:AAH-bot-token-secret_value",
   TELEGRAM_WEBHOOK_SECRET: "tg-webhook-secret-1f2e3d"
 }
+/** Starting the app (embedded database) can take a while on a loaded machine. */
+const APP_TIMEOUT = 120_000
 const COLLECTOR_TOKEN = "collector-token-9d8c7b6a"
 
 const namesOf = (exporter: "backend" | "bot") => catalog.filter((e) => e.exporter === exporter).map((e) => e.metric.id)
@@ -92,7 +94,7 @@ describe("the running app", () => {
       for (const [variable, secret] of Object.entries({ ...SECRETS, COLLECTOR_TOKEN })) {
         expect(everything.includes(secret), `${variable} leaked`).toBe(false)
       }
-    }))
+    }), APP_TIMEOUT)
 
   it.live("TELEMETRY_ENABLED=false (the default): nothing is sent", () =>
     Effect.gen(function*() {
@@ -104,23 +106,26 @@ describe("the running app", () => {
         expect(missing.status).toBe(404)
       }))
       expect(receiver.requests).toEqual([])
-    }))
+    }), APP_TIMEOUT)
 
-  it.live("role bot: only the :9000 exporter, with bot metrics; BOT_METRICS_ENABLED=false turns it off", () =>
+  it.live("role bot: only the :9000 exporter, with bot metrics, and telemetry as the bot service; BOT_METRICS_ENABLED=false turns it off", () =>
     Effect.gen(function*() {
+      const receiver = yield* makeOtlpReceiver
       yield* Effect.scoped(Effect.gen(function*() {
-        const app = yield* startApp({ ROLE: "bot" })
+        const app = yield* startApp({ ROLE: "bot", TELEMETRY_ENABLED: "true", TELEMETRY_OTLP_ENDPOINT: receiver.url })
         expect(app.api).toBeUndefined()
         const text = yield* scrapeText(`${app.botMetrics}/metrics`)
         const names = parseExposition(text).families
         for (const name of namesOf("bot")) expect(names.has(name), name).toBe(true)
         for (const name of namesOf("backend")) expect(names.has(name), name).toBe(false)
       }))
+      const started = receiver.logs().find((l) => String(l.body).startsWith("tvtelegrambingx started: role=bot"))
+      expect(started?.resource).toMatchObject({ "service.name": "tvtelegrambingx-bot", "service.namespace": "tvtelegrambingx" })
       yield* Effect.scoped(Effect.gen(function*() {
         const app = yield* startApp({ BOT_METRICS_ENABLED: "false" })
         expect(app.botMetrics).toBeUndefined()
         expect(app.api).toBeDefined()
         expect(app.lines.some((l) => l.includes("bot metrics exporter disabled"))).toBe(true)
       }))
-    }))
+    }), APP_TIMEOUT)
 })

@@ -115,6 +115,19 @@ describe("JSON log lines", () => {
     }))
 })
 
+describe("unserialisable values", () => {
+  it.effect("a log call whose annotations JSON cannot encode still writes its line", () =>
+    Effect.gen(function*() {
+      const log = capture()
+      const cyclic: Record<string, unknown> = { name: "loop" }
+      cyclic["self"] = cyclic
+      yield* Effect.logInfo("still here").pipe(Effect.annotateLogs({ amount: 10n, cyclic }), Effect.provide(log.layer))
+      expect(log.lines).toHaveLength(1)
+      const record = JSON.parse(log.lines[0]!)
+      expect(record).toMatchObject({ level: "INFO", msg: "still here", service: "tvtelegrambingx-backend" })
+    }))
+})
+
 describe("pretty log lines", () => {
   it.effect("time, level, message, annotations and ids on one readable line", () =>
     Effect.gen(function*() {
