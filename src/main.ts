@@ -21,6 +21,7 @@ import { Secrets, type TokenAnnouncer } from "./security/Secrets.ts"
 import { BotSettings } from "./settings/BotSettings.ts"
 import { layerLogger, type LogSink } from "./telemetry/logger.ts"
 import { Prometheus } from "./telemetry/prometheus.ts"
+import { layerTelemetry, layerUntracedProbes, telemetryOptionsOf } from "./telemetry/tracing.ts"
 
 /** What a started app reports about itself (tests use it to find the ports chosen for port 0). */
 export class AppInfo extends Context.Service<AppInfo, {
@@ -85,6 +86,10 @@ export const appLayer = (overrides: AppOverrides = {}) =>
       Layer.provideMerge(Layer.mergeAll(api, bot)),
       Layer.provideMerge(Prometheus.layer),
       Layer.tap(() => announceStart(config)),
+      // Built first, released last: every service, request and log line runs with the OTel
+      // tracer/loggers (TELEMETRY_ENABLED), and the final flush sees the spans of the shutdown.
+      Layer.provide(Layer.mergeAll(layerTelemetry(telemetryOptionsOf(config)), layerUntracedProbes)),
+      // The console logger is there before the telemetry layer, whose OTLP logger joins it.
       Layer.provide(logger)
     )
   }))

@@ -1,10 +1,12 @@
 /**
  * Log output: one JSON object per line (`ts`, `level`, `msg`, `service`, annotations, `trace_id`,
  * `span_id` when inside a span, `error` when a cause is attached), or a readable line with
- * `LOG_FORMAT=pretty`. Redacted values render as `<redacted>`: secrets never reach the output.
+ * `LOG_FORMAT=pretty`. Redacted values render as `<redacted>`; as a second line of defence, values
+ * under secret-sounding keys and secrets inside URLs/`name=value` text are replaced (`redact.ts`).
  */
-import { Layer, Logger, References } from "effect"
+import { Context, Effect, Layer, Logger, References } from "effect"
 import type { LogLevelName } from "../config.ts"
+import { redactFields, redactText } from "./redact.ts"
 
 export interface LogRecord {
   readonly ts: string
@@ -17,25 +19,40 @@ export interface LogRecord {
   readonly [annotation: string]: unknown
 }
 
+/**
+ * Turns the second line of defence off for the log calls of one effect: for the rare line that
+ * must show a secret on purpose (e.g. a generated token announced once on the console). Redacted
+ * values still print as `<redacted>`, and OTLP log export still scrubs.
+ *
+ *     yield* Effect.logInfo(`paste this alert message: ${message}`).pipe(withSecretsVisibleInLogs)
+ */
+export const SecretsVisibleInLogs = Context.Reference<boolean>("tvtelegrambingx/SecretsVisibleInLogs", {
+  defaultValue: () => false
+})
+export const withSecretsVisibleInLogs = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provideService(self, SecretsVisibleInLogs, true)
+
 /** Builds the structured record of one log call (shared by the JSON and pretty formats). */
 const toRecord = (service: string) =>
     Logger.make<unknown, LogRecord>((options) => {
       const s = Logger.formatStructured.log(options)
       const span = options.fiber.cache.span
+      const scrub = !options.fiber.getRef(SecretsVisibleInLogs)
       const record: Record<string, unknown> = {
         ts: s.timestamp,
         level: s.level,
-        msg: s.message,
+        msg: scrub ? redactFields(s.message) : s.message,
         service
       }
-      for (const [k, v] of Object.entries(s.annotations)) {
+      const annotations = (scrub ? redactFields(s.annotations) : s.annotations) as Record<string, unknown>
+      for (const [k, v] of Object.entries(annotations)) {
         if (!(k in record)) record[k] = v
       }
       if (span !== undefined) {
         record.trace_id = span.traceId
         record.span_id = span.spanId
       }
-      if (s.cause !== undefined) record.error = s.cause
+      if (s.cause !== undefined) record.error = scrub ? redactText(s.cause) : s.cause
       return record as LogRecord
     })
 
@@ -54,7 +71,23 @@ const stdoutSink: LogSink = (line) => {
 
 export const jsonLogger = (service: string, sink: LogSink = stdoutSink) => {
   const record = toRecord(service)
-  return Logger.make<unknown, void>((options) => sink(safeStringify(record.log(options))))
+  return Logger.make<unknown, void>((options) => {
+    const r = record.log(options)
+    try {
+      sink(JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))
+    } catch (e) {
+      // a value JSON cannot encode: keep the line (time, level, ids), say why
+      sink(safeStringify({
+        ts: r.ts,
+        level: r.level,
+        msg: typeof r.msg === "string" ? r.msg : "unserialisable log message",
+        service: r.service,
+        trace_id: r.trace_id,
+        span_id: r.span_id,
+        log_error: e instanceof Error ? e.message : String(e)
+      }))
+    }
+  })
 }
 
 export const prettyLogger = (service: string, sink: LogSink = stdoutSink) => {

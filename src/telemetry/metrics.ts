@@ -91,25 +91,30 @@ export type Exporter = "backend" | "bot"
 export interface CatalogEntry {
   readonly metric: Metric.Metric<any, any>
   readonly exporter: Exporter
+  /**
+   * The label names of its series (`Metric.withAttributes` keys), for documentation and tests;
+   * `[]` = one unlabelled series, shown at 0 before its first update.
+   */
+  readonly labels?: ReadonlyArray<string>
 }
 
 /** Every metric and the exporter that serves it; `/metrics` lists all of them, even before use. */
 export const catalog: ReadonlyArray<CatalogEntry> = [
-  { metric: signalsIngested, exporter: "backend" },
-  { metric: signalIngestDuration, exporter: "backend" },
-  { metric: webhookRejections, exporter: "backend" },
-  { metric: signalQueueDepth, exporter: "backend" },
-  { metric: signalQueueWait, exporter: "backend" },
-  { metric: orderTransitions, exporter: "backend" },
-  { metric: orderNotional, exporter: "backend" },
-  { metric: orderSubmitDuration, exporter: "backend" },
-  { metric: orderSubmitFailures, exporter: "backend" },
-  { metric: exchangeRequestDuration, exporter: "backend" },
-  { metric: breakerState, exporter: "backend" },
-  { metric: realisedPnl, exporter: "backend" },
-  { metric: realisedPnlTotal, exporter: "backend" },
-  { metric: notificationsDropped, exporter: "backend" },
-  { metric: botBackendRequests, exporter: "bot" },
-  { metric: botBackendRequestDuration, exporter: "bot" },
-  { metric: botUpdates, exporter: "bot" }
+  { metric: signalsIngested, exporter: "backend", labels: ["symbol", "action"] },
+  { metric: signalIngestDuration, exporter: "backend", labels: ["symbol"] },
+  { metric: webhookRejections, exporter: "backend", labels: ["reason"] },
+  { metric: signalQueueDepth, exporter: "backend", labels: ["queue"] },
+  { metric: signalQueueWait, exporter: "backend", labels: [] },
+  { metric: orderTransitions, exporter: "backend", labels: ["symbol", "status"] },
+  { metric: orderNotional, exporter: "backend", labels: ["symbol", "action"] },
+  { metric: orderSubmitDuration, exporter: "backend", labels: ["symbol"] },
+  { metric: orderSubmitFailures, exporter: "backend", labels: ["symbol", "kind"] },
+  { metric: exchangeRequestDuration, exporter: "backend", labels: ["endpoint"] },
+  { metric: breakerState, exporter: "backend", labels: [] },
+  { metric: realisedPnl, exporter: "backend", labels: ["symbol"] },
+  { metric: realisedPnlTotal, exporter: "backend", labels: [] },
+  { metric: notificationsDropped, exporter: "backend", labels: ["reason"] },
+  { metric: botBackendRequests, exporter: "bot", labels: ["method", "path", "status"] },
+  { metric: botBackendRequestDuration, exporter: "bot", labels: ["method", "path"] },
+  { metric: botUpdates, exporter: "bot", labels: ["type"] }
 ]
