@@ -14,7 +14,7 @@
 import { BigDecimal, Schema } from "effect"
 import { createHash } from "node:crypto"
 import type { FieldProblem } from "../http/respond.ts"
-import { jsonNumberSource, type ParsedBody } from "./webhookBody.ts"
+import { jsonNumberSource, normaliseKey, type ParsedBody } from "./webhookBody.ts"
 
 // ---------------------------------------------------------------------------------------------
 // The canonical signal
@@ -74,26 +74,6 @@ export const ALIASES = {
 } as const satisfies Record<string, ReadonlyArray<string>>
 
 type FieldName = keyof typeof ALIASES
-
-/** Field names used in problems: the alias the sender used, else the canonical snake_case name. */
-const CANONICAL_NAME: Record<FieldName, string> = {
-  symbol: "symbol",
-  action: "action",
-  actions: "actions",
-  quantity: "quantity",
-  price: "price",
-  timestamp: "timestamp",
-  marginMode: "margin_mode",
-  leverage: "leverage",
-  stopLoss: "stop_loss",
-  takeProfit: "take_profit",
-  marginUsdt: "margin_usdt",
-  id: "id",
-  marketPosition: "market_position",
-  prevMarketPosition: "prev_market_position",
-  positionSide: "position_side",
-  reduceOnly: "reduce_only"
-}
 
 /** Containers some templates nest their trade settings in (the seed's `trade_settings`). */
 const SETTINGS_CONTAINERS = ["tradesettings", "settings", "webhooksettings"]
@@ -571,24 +551,31 @@ const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex
 
 /** Looks a field up by its aliases: top level first, then the seed's nested settings containers. */
 const lookup = (body: ParsedBody, field: FieldName): { readonly name: string; readonly value: unknown } | undefined => {
-  const sources: Array<ReadonlyMap<string, unknown>> = [body.fields]
+  const sources: Array<{ readonly values: ReadonlyMap<string, unknown>; readonly name: (key: string) => string }> = [
+    { values: body.fields, name: (key) => body.names.get(key) ?? key }
+  ]
   for (const c of SETTINGS_CONTAINERS) {
     const nested = body.fields.get(c)
     if (typeof nested === "object" && nested !== null && !Array.isArray(nested) && jsonNumberSource(nested) === undefined) {
-      const map = new Map<string, unknown>()
+      const values = new Map<string, unknown>()
+      const names = new Map<string, string>()
       for (const [k, v] of Object.entries(nested as Record<string, unknown>)) {
-        const key = k.toLowerCase().replace(/[^a-z0-9]/g, "")
-        if (!map.has(key)) map.set(key, v)
+        const key = normaliseKey(k)
+        if (!values.has(key)) {
+          values.set(key, v)
+          names.set(key, k)
+        }
       }
-      sources.push(map)
+      const container = body.names.get(c) ?? c
+      sources.push({ values, name: (key) => `${container}.${names.get(key) ?? key}` })
     }
   }
   for (const source of sources) {
     for (const alias of ALIASES[field]) {
-      const value = source.get(alias)
+      const value = source.values.get(alias)
       // Empty strings and nulls count as absent (optional template fields left blank).
       if (value === undefined || value === null || (typeof value === "string" && value.trim() === "")) continue
-      return { name: alias === ALIASES[field][0] ? CANONICAL_NAME[field] : alias, value }
+      return { name: source.name(alias), value }
     }
   }
   return undefined
@@ -657,7 +644,7 @@ export const decodeSignals = (body: ParsedBody, context: DecodeContext): DecodeR
   }
 
   for (const [key, problem] of Object.entries(AMBIGUOUS)) {
-    if (body.fields.has(key)) problems.push({ field: key, problem })
+    if (body.fields.has(key)) problems.push({ field: body.names.get(key) ?? key, problem })
   }
 
   // symbol
@@ -739,7 +726,7 @@ export const decodeSignals = (body: ParsedBody, context: DecodeContext): DecodeR
       const sized = sizeFromMargin(marginUsdt, lev, price)
       if (BigDecimal.isZero(sized)) {
         problems.push({
-          field: "margin_usdt",
+          field: lookup(body, "marginUsdt")!.name,
           problem: `${formatDecimal(marginUsdt)} USDT at leverage ${lev} buys less than ${formatDecimal(BigDecimal.make(1n, SIZING_SCALE))} at price ${formatDecimal(price)}`
         })
       } else {
@@ -778,13 +765,13 @@ export const decodeSignals = (body: ParsedBody, context: DecodeContext): DecodeR
       const long = r.positionSide === "long" || (r.positionSide === null && r.action === "buy")
       if (stopLoss !== undefined && (long ? !BigDecimal.isLessThan(stopLoss, price) : !BigDecimal.isGreaterThan(stopLoss, price))) {
         problems.push({
-          field: "stop_loss",
+          field: lookup(body, "stopLoss")!.name,
           problem: `${formatDecimal(stopLoss)} must be ${long ? "below" : "above"} the price ${formatDecimal(price)} for a ${long ? "long" : "short"} entry`
         })
       }
       if (takeProfit !== undefined && (long ? !BigDecimal.isGreaterThan(takeProfit, price) : !BigDecimal.isLessThan(takeProfit, price))) {
         problems.push({
-          field: "take_profit",
+          field: lookup(body, "takeProfit")!.name,
           problem: `${formatDecimal(takeProfit)} must be ${long ? "above" : "below"} the price ${formatDecimal(price)} for a ${long ? "long" : "short"} entry`
         })
       }

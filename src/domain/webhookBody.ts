@@ -19,6 +19,8 @@ export interface ParsedBody {
   readonly format: "json" | "text"
   /** Top-level fields by normalised key (first occurrence wins). JSON numbers are `JsonNumber`s. */
   readonly fields: ReadonlyMap<string, unknown>
+  /** The sender's spelling of each normalised key (problems name the field as it was sent). */
+  readonly names: ReadonlyMap<string, string>
   /** What is stored in `signals.raw_payload`: the body with secret values replaced by "[redacted]". */
   readonly raw: unknown
 }
@@ -105,13 +107,17 @@ const redactJson = (value: unknown): unknown => {
   return value
 }
 
-const fieldsOf = (object: Record<string, unknown>): Map<string, unknown> => {
+const fieldsOf = (object: Record<string, unknown>) => {
   const fields = new Map<string, unknown>()
+  const names = new Map<string, string>()
   for (const [k, v] of Object.entries(object)) {
     const key = normaliseKey(k)
-    if (key.length > 0 && !fields.has(key)) fields.set(key, v)
+    if (key.length > 0 && !fields.has(key)) {
+      fields.set(key, v)
+      names.set(key, k.length > 64 ? key : k)
+    }
   }
-  return fields
+  return { fields, names }
 }
 
 const describeJsonType = (v: unknown): string =>
@@ -136,7 +142,7 @@ const parseJson = (text: string): Parsed => {
     return fail(`body must be a JSON object (or KEY=VALUE lines), got ${describeJsonType(value)}`)
   }
   if (depthExceeds(value, MAX_DEPTH)) return fail(`body nests deeper than ${MAX_DEPTH} levels`)
-  return { ok: true, body: { format: "json", fields: fieldsOf(value), raw: { format: "json", body: redactJson(value) } } }
+  return { ok: true, body: { format: "json", ...fieldsOf(value), raw: { format: "json", body: redactJson(value) } } }
 }
 
 const TEXT_KEY = /^[A-Za-z_][A-Za-z0-9_.\- ]*$/
@@ -152,6 +158,7 @@ const unquote = (v: string): string =>
  */
 const parseText = (text: string): Parsed => {
   const fields = new Map<string, unknown>()
+  const names = new Map<string, string>()
   const stored: Record<string, string> = {}
   const redactedLines: Array<string> = []
   const lines = text.split(/\r\n|\r|\n/)
@@ -182,7 +189,10 @@ const parseText = (text: string): Parsed => {
     for (const { key, value } of entries) {
       const v = unquote(value.trim())
       const k = normaliseKey(key)
-      if (k.length > 0 && !fields.has(k)) fields.set(k, v)
+      if (k.length > 0 && !fields.has(k)) {
+        fields.set(k, v)
+        names.set(k, key)
+      }
       const secret = isSecretKey(key)
       Object.defineProperty(stored, storableString(key), {
         value: secret ? REDACTED : storableString(v),
@@ -200,17 +210,45 @@ const parseText = (text: string): Parsed => {
     body: {
       format: "text",
       fields,
+      names,
       raw: { format: "text", fields: stored, text: storableString(redactedLines.join("\n")) }
     }
   }
 }
 
-/** Parses a webhook body (already decoded as UTF-8 text). */
-export const parseBody = (text: string): Parsed => {
+/**
+ * `a=1&b=2` sent as `application/x-www-form-urlencoded` (some relays do): the same entries as
+ * KEY=VALUE lines.
+ */
+const formAsLines = (text: string): string | undefined => {
+  try {
+    const lines: Array<string> = []
+    for (const [k, v] of new URLSearchParams(text)) {
+      if (/[\r\n;]/.test(k) || /[\r\n]/.test(v)) return undefined
+      lines.push(`${k}=${v}`)
+    }
+    return lines.length > 0 ? lines.join("\n") : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Parses a webhook body (already decoded as UTF-8 text) whatever its Content-Type: a JSON object,
+ * KEY=VALUE lines, or (only when declared `application/x-www-form-urlencoded`) `a=1&b=2`.
+ */
+export const parseBody = (text: string, contentType?: string): Parsed => {
   const trimmed = text.trim()
   if (trimmed.length === 0) return fail("body is empty: send a JSON object or KEY=VALUE lines")
   const first = trimmed[0]
   if (first === "{" || first === "[" || first === "\"") return parseJson(trimmed)
+  if (
+    contentType !== undefined && /^\s*application\/x-www-form-urlencoded/i.test(contentType) &&
+    !/[\r\n]/.test(trimmed) && trimmed.includes("&")
+  ) {
+    const lines = formAsLines(trimmed)
+    if (lines !== undefined) return parseText(lines)
+  }
   // A bare JSON scalar (number, true, null) is not a KEY=VALUE body either.
   if (!trimmed.includes("=")) {
     try {

@@ -178,7 +178,10 @@ export class SignalRepo extends Context.Service<SignalRepo, {
             action, position_side, reduce_only, quantity::numeric, margin_usdt::numeric, price::numeric, leverage,
             margin_mode, stop_loss::numeric, take_profit::numeric, signal_time::timestamptz,
             ${receivedAt}::timestamptz, ${shared.rawPayload}::jsonb
-          FROM input ORDER BY idx
+          FROM input
+          -- Plain repeats skip the insert (no id is drawn); concurrent ones meet the unique index.
+          WHERE NOT EXISTS (SELECT 1 FROM signals e WHERE e.idempotency_key = input.idempotency_key)
+          ORDER BY idx
           ON CONFLICT (idempotency_key) DO NOTHING
           RETURNING id, idempotency_key
         ), o AS (

@@ -95,7 +95,7 @@ const webhook = Effect.gen(function*() {
         ? reject("too_large", client, tooLarge)
         : reject("bad_body", client, new ApiError({ status: 400, message: "could not read the request body" })))
   )
-  const parsed = parseBody(text)
+  const parsed = parseBody(text, request.headers["content-type"])
 
   const params = yield* HttpRouter.params
   const search = yield* HttpServerRequest.ParsedSearchParams

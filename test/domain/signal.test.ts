@@ -541,6 +541,27 @@ describe("parseBody", () => {
     expect(tokenFromUnparsedBody("garbage\nTOKEN=xyz")).toBe("xyz")
   })
 
+  it("form-encoded bodies (only when declared so)", () => {
+    const form = "symbol=BTCUSDT&action=buy&qty=0.5&token=abc%20d"
+    const r = parseBody(form, "application/x-www-form-urlencoded")
+    expect(r.ok && Object.fromEntries(r.body.fields)).toEqual({ symbol: "BTCUSDT", action: "buy", qty: "0.5", token: "abc d" })
+    expect(r.ok && JSON.stringify(r.body.raw)).not.toContain("abc")
+    // curl -d '{…}' declares a form but sends JSON: still JSON.
+    expect(parseBody("{\"symbol\":\"BTCUSDT\"}", "application/x-www-form-urlencoded").ok && "json").toBe("json")
+    // Without the declaration '&' is part of the value.
+    const plain = parseBody(form)
+    expect(plain.ok && plain.body.fields.get("symbol")).toBe("BTCUSDT&action=buy&qty=0.5&token=abc%20d")
+  })
+
+  it("problems name the field as the sender spelled it", () => {
+    expect(problemsOf(JSON.stringify({ Ticker: "{{ticker}}", SIDE: "buy", Qty: "1", trade_settings: { Leverage: 500 } })))
+      .toEqual([
+        { field: "Ticker", problem: expect.stringContaining("placeholder") },
+        { field: "trade_settings.Leverage", problem: "\"500\" must be a whole number from 1 to 125" }
+      ])
+    expect(problemsOf("SYMBOL=BTCUSDT\nACTION=buy\nQTY=-1").map((p) => p.field)).toEqual(["QTY"])
+  })
+
   it("never throws on any text", () => {
     fc.assert(fc.property(fc.oneof(fc.string(), fc.json(), fc.string({ unit: "binary" })), (text) => {
       const r = parseBody(text)

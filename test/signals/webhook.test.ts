@@ -112,6 +112,12 @@ const templates: ReadonlyArray<Template> = [
     signal: { symbol: "DOGE-USDT", action: "buy", position_side: "short", reduce_only: true, quantity: "300" }
   },
   {
+    name: "form-encoded (a relay that posts application/x-www-form-urlencoded)",
+    contentType: "application/x-www-form-urlencoded",
+    body: (time) => `symbol=ETHUSDT&action=long&qty=0.3&timestamp=${encodeURIComponent(time)}&token=${T}`,
+    signal: { symbol: "ETH-USDT", action: "buy", position_side: "long", quantity: "0.3" }
+  },
+  {
     name: "TradersPost sentiment flat (sell closes a long)",
     body: (time) => ({ secret: T, ticker: "BTCUSDT", action: "sell", sentiment: "flat", quantity: "0.01", price: "65000", timestamp: time }),
     signal: { symbol: "BTC-USDT", action: "sell", position_side: "long", reduce_only: true }
