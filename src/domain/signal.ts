@@ -511,6 +511,13 @@ export interface DecodeContext {
 }
 
 export const MAX_FUTURE_SKEW_SECONDS = 30
+
+/** Why a stale alert's order is expired (with a hint when the time was probably the bar's open time). */
+export const staleReason = (ageSeconds: number, maxAgeSeconds: number, timestampField: string | undefined): string =>
+  `signal is ${Math.round(ageSeconds)} s old (older than SIGNAL_MAX_AGE_SECONDS=${maxAgeSeconds}); never executed` +
+  (timestampField !== undefined && normaliseKey(timestampField) === "time"
+    ? ` — "${timestampField}" looks like {{time}}, the bar's OPEN time; send {{timenow}} (the alert's fire time)`
+    : "")
 export const MAX_ACTIONS = 10
 export const MAX_ID_LENGTH = 128
 /** Decimal places of a quantity sized from margin (rounded down: never more than the margin buys). */
@@ -524,6 +531,8 @@ export interface DecodedSignals {
   readonly stale: boolean
   /** The alert used an `actions` list (one signal per entry). */
   readonly list: boolean
+  /** The field the alert time came from, as sent (`timestamp`, `timenow`, `time`…). */
+  readonly timestampField: string | undefined
 }
 
 export type DecodeResult =
@@ -824,7 +833,8 @@ export const decodeSignals = (body: ParsedBody, context: DecodeContext): DecodeR
       signals,
       ageSeconds,
       stale: ageSeconds !== undefined && ageSeconds > context.maxAgeSeconds,
-      list
+      list,
+      timestampField: lookup(body, "timestamp")?.name
     }
   }
 }

@@ -11,7 +11,13 @@
 import { BigDecimal, Clock, Context, Data, Effect, Layer, Metric, Option } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { AppConfig } from "../config.ts"
-import { type CanonicalSignal, decodeSignals, formatDecimal, MAX_FUTURE_SKEW_SECONDS } from "../domain/signal.ts"
+import {
+  type CanonicalSignal,
+  decodeSignals,
+  formatDecimal,
+  MAX_FUTURE_SKEW_SECONDS,
+  staleReason
+} from "../domain/signal.ts"
 import type { ParsedBody } from "../domain/webhookBody.ts"
 import type { FieldProblem } from "../http/respond.ts"
 import { Notifier } from "../notify/Notifier.ts"
@@ -114,7 +120,7 @@ export class SignalService extends Context.Service<SignalService, {
         const names = [...new Set(decoded.problems.map((p) => p.field))].join(", ")
         return yield* new SignalInvalid({ message: `invalid signal: check ${names}`, fields: decoded.problems })
       }
-      const { signals, stale, ageSeconds, list: isList } = decoded.value
+      const { signals, stale, ageSeconds, list: isList, timestampField } = decoded.value
       const first = signals[0]!
       yield* Effect.annotateCurrentSpan({
         "signal.symbol": first.symbol,
@@ -124,10 +130,7 @@ export class SignalService extends Context.Service<SignalService, {
       })
 
       const initial = stale
-        ? {
-          status: "expired" as const,
-          reason: `signal is ${Math.round(ageSeconds ?? 0)} s old (older than SIGNAL_MAX_AGE_SECONDS=${maxAgeSeconds}); never executed`
-        }
+        ? { status: "expired" as const, reason: staleReason(ageSeconds ?? 0, maxAgeSeconds, timestampField) }
         : initialOrderStatus(current)
       const rows = signals.map((s) =>
         toRow(s, {

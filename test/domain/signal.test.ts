@@ -10,7 +10,8 @@ import {
   parsePositiveDecimal,
   parseTimestamp,
   resolveAction,
-  sizeFromMargin
+  sizeFromMargin,
+  staleReason
 } from "../../src/domain/signal.ts"
 import { parseBody, REDACTED, tokenFromBody, tokenFromUnparsedBody } from "../../src/domain/webhookBody.ts"
 
@@ -371,6 +372,15 @@ describe("decodeSignals", () => {
     const r = decodeOk(JSON.stringify({ symbol: "BTCUSDT", action: "buy", qty: 1, timestamp: "2026-03-01T11:58:00Z" }))
     expect(r.stale).toBe(true)
     expect(r.ageSeconds).toBe(150)
+  })
+
+  it("a stale {{time}} (bar open time) gets a hint in the reason", () => {
+    const r = decodeOk(JSON.stringify({ symbol: "BTCUSDT", action: "buy", qty: 1, time: "2026-03-01T08:00:00Z" }))
+    expect(r.stale).toBe(true)
+    expect(staleReason(r.ageSeconds!, 60, r.timestampField)).toBe(
+      "signal is 14430 s old (older than SIGNAL_MAX_AGE_SECONDS=60); never executed — \"time\" looks like {{time}}, the bar's OPEN time; send {{timenow}} (the alert's fire time)"
+    )
+    expect(staleReason(90, 60, "timestamp")).toBe("signal is 90 s old (older than SIGNAL_MAX_AGE_SECONDS=60); never executed")
   })
 
   it("future beyond the skew is refused; within it is accepted", () => {
