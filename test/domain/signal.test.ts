@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { BigDecimal } from "effect"
+import { BigDecimal, Schema } from "effect"
 import fc from "fast-check"
 import {
+  CanonicalSignal,
   type DecodeContext,
   decodeSignals,
   formatDecimal,
@@ -461,8 +462,18 @@ describe("decodeSignals", () => {
       "stop_loss", "take_profit", "timestamp", "timenow", "id", "market_position", "prev_market_position", "position_side",
       "reduce_only", "trade_settings", "sl", "other"
     )
-    fc.assert(fc.property(fc.dictionary(keys, value, { maxKeys: 10 }), (object) => {
+    const plausible = fc.record({
+      symbol: fc.oneof(fc.constantFrom("BTCUSDT", "BINANCE:ETHUSDT.P", "1000PEPE-USDT", "BTCUSD", "{{ticker}}"), value),
+      action: fc.oneof(fc.constantFrom("buy", "sell", "LONG_BUY", "close", "exit_short", "hold"), value),
+      qty: fc.oneof(fc.constantFrom("1", "0.5", "-1", "1e3", "abc", "0.000000001"), value),
+      price: fc.oneof(fc.constantFrom("100", "65000.5", "0"), value),
+      stop_loss: fc.oneof(fc.constantFrom("90", "110"), value)
+    }, { requiredKeys: [] })
+    const alert = fc.tuple(fc.dictionary(keys, value, { maxKeys: 8 }), plausible).map(([extra, main]) => ({ ...extra, ...main }))
+    let accepted = 0
+    fc.assert(fc.property(alert, (object) => {
       const r = decode(JSON.stringify(object))
+      if (r.ok) accepted++
       if (!r.ok) {
         expect(r.problems.length).toBeGreaterThan(0)
         for (const p of r.problems) {
@@ -470,9 +481,15 @@ describe("decodeSignals", () => {
           expect(p.problem.length).toBeGreaterThan(0)
         }
       } else {
-        for (const s of r.value.signals) expect(s.symbol).toMatch(/^[A-Z0-9]+-(USDT|USDC)$/)
+        for (const s of r.value.signals) {
+          expect(s.symbol).toMatch(/^[A-Z0-9]+-(USDT|USDC)$/)
+          expect(Schema.is(CanonicalSignal)(s)).toBe(true)
+          expect(s.quantity !== null || s.marginUsdt !== null).toBe(true)
+        }
       }
-    }), { numRuns: 500 })
+    }), { numRuns: 2000 })
+    // Some generated alerts are valid, so both branches were exercised.
+    expect(accepted).toBeGreaterThan(0)
   })
 })
 
