@@ -64,7 +64,6 @@ export interface Reply {
   readonly status: number
   readonly headers: Headers
   readonly text: string
-  // oxlint-disable-next-line no-explicit-any
   readonly json: any
 }
 
