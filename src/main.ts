@@ -15,10 +15,17 @@ import { AppConfig, type AppConfigShape, ConfigInvalid, loadConfig, processConfi
 import { AuditLog } from "./audit/AuditLog.ts"
 import * as Database from "./db/Database.ts"
 import { ApiListener, BotMetricsListener, layerApiServer, layerBotMetricsServer, type ListenAddress } from "./http/servers.ts"
+import { Notifier } from "./notify/Notifier.ts"
 import { FillEvents } from "./orders/FillEvents.ts"
 import { SignalQueue } from "./orders/SignalQueue.ts"
 import { Secrets, type TokenAnnouncer } from "./security/Secrets.ts"
 import { BotSettings } from "./settings/BotSettings.ts"
+import { layerAnnounceWebhook, type Printer } from "./signals/announce.ts"
+import { botRoutes } from "./signals/botRoutes.ts"
+import { BotStatusParts } from "./signals/BotStatusParts.ts"
+import { layerWebhookTraceRedaction, signalRoutes } from "./signals/routes.ts"
+import { SignalService } from "./signals/SignalService.ts"
+import { WebhookGuard } from "./signals/WebhookGuard.ts"
 import { layerLogger, type LogSink } from "./telemetry/logger.ts"
 import { Prometheus } from "./telemetry/prometheus.ts"
 import { layerTelemetry, layerUntracedProbes, telemetryOptionsOf } from "./telemetry/tracing.ts"
@@ -38,22 +45,28 @@ export interface AppOverrides {
   readonly announceToken?: TokenAnnouncer
   /** Where log lines go (default: stdout). */
   readonly logSink?: LogSink
+  /** Where the first-start TradingView alert setup (with the secret) is printed (default: stdout). */
+  readonly printAlertSetup?: Printer
+  /** How notifications are delivered (default: nowhere, `Notifier.layerNoop`). */
+  readonly notifier?: Layer.Layer<Notifier>
 }
 
 /** Services of the backend (roles api and all), on the database. */
 const backendServices = (overrides: AppOverrides) =>
-  Layer.mergeAll(
-    overrides.announceToken ? Secrets.layerWith(overrides.announceToken) : Secrets.layer,
-    BotSettings.layer,
-    SignalQueue.layer,
-    FillEvents.layer
-  ).pipe(
+  Layer.mergeAll(SignalService.layer, WebhookGuard.layer, BotStatusParts.layerEmpty).pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      overrides.announceToken ? Secrets.layerWith(overrides.announceToken) : Secrets.layer,
+      BotSettings.layer,
+      SignalQueue.layer,
+      FillEvents.layer,
+      overrides.notifier ?? Notifier.layerNoop
+    )),
     Layer.provideMerge(AuditLog.layer),
     Layer.provideMerge(overrides.database ?? Database.layer)
   )
 
 /** Feature routes on :8000 (each capability adds its route layer here). */
-const apiRoutes = Layer.empty
+const apiRoutes = Layer.mergeAll(signalRoutes, botRoutes)
 
 /** The whole application for the configured role. Requires only `AppConfig`. */
 export const appLayer = (overrides: AppOverrides = {}) =>
@@ -62,7 +75,10 @@ export const appLayer = (overrides: AppOverrides = {}) =>
     const role = config.role
     const api = role === "bot"
       ? Layer.empty
-      : layerApiServer(apiRoutes).pipe(Layer.provideMerge(backendServices(overrides)))
+      : layerAnnounceWebhook(overrides.printAlertSetup).pipe(
+        Layer.provideMerge(layerApiServer(apiRoutes).pipe(Layer.provide(layerWebhookTraceRedaction))),
+        Layer.provideMerge(backendServices(overrides))
+      )
     const bot = role === "api" ? Layer.empty : layerBotMetricsServer
     const info = Layer.effect(
       AppInfo,

@@ -42,12 +42,16 @@ describe("the running app", () => {
         const backendText = yield* scrapeText(`${app.api}/metrics`)
         const botText = yield* scrapeText(`${app.botMetrics}/metrics`)
         yield* scrapeText(`${app.api}/health`)
-        const missing = yield* Effect.promise(() =>
-          fetch(`${app.api}/webhook/tradingview/${SECRETS.TRADINGVIEW_WEBHOOK_TOKEN}?token=${SECRETS.TRADINGVIEW_WEBHOOK_TOKEN_NEXT}`, {
-            method: "PUT"
-          })
+        // A token in the path: no server span at all (its url.path would carry it).
+        const inPath = yield* Effect.promise(() =>
+          fetch(`${app.api}/webhook/tradingview/${SECRETS.TRADINGVIEW_WEBHOOK_TOKEN}`, { method: "PUT" })
         )
-        expect(missing.status).toBe(404)
+        expect(inPath.status).toBe(404)
+        // A token in the query: a server span, with the query redacted.
+        const inQuery = yield* Effect.promise(() =>
+          fetch(`${app.api}/webhook/tradingview?token=${SECRETS.TRADINGVIEW_WEBHOOK_TOKEN_NEXT}`, { method: "PUT" })
+        )
+        expect(inQuery.status).toBe(404)
         return { lines: app.lines, backendText, botText }
       }))
       // the app is stopped: the SDK flushed everything
@@ -67,12 +71,13 @@ describe("the running app", () => {
         { name: "tvtelegrambingx_signal_queue_depth", labels: { queue: "signals" }, value: 0 }
       ])
 
-      // traces: the 404 request has a server span with the token scrubbed; probes and scrapes have none
+      // traces: only the ?token= request has a server span (token redacted); the token-in-path
+      // request, probes and scrapes have none
       const servers = receiver.spans().filter((s) => s.kind === SpanKind.server)
       expect(servers.map((s) => s.name)).toEqual(["PUT"])
       expect(servers[0]!.attributes).toMatchObject({
         "http.response.status_code": 404,
-        "url.path": "/webhook/tradingview/[redacted]"
+        "url.path": "/webhook/tradingview"
       })
       expect(servers[0]!.resource).toMatchObject({
         "service.name": "tvtelegrambingx-backend",

@@ -1,0 +1,369 @@
+/**
+ * Signals and their orders in Postgres.
+ *
+ * `insert` stores a whole alert (one signal row per action, each with its order) in ONE statement:
+ * `WITH input … , s AS (INSERT INTO signals … ON CONFLICT (idempotency_key) DO NOTHING RETURNING …),
+ * o AS (INSERT INTO orders … SELECT … FROM s …) SELECT …` — atomic without an explicit transaction,
+ * one round trip, and race-free: the unique index decides which request creates a row; a duplicate
+ * simply returns no row for its key.
+ *
+ * Ids are selected as text and numerics as exact strings (sql-pg returns bigint as BigInt).
+ */
+import { Context, Effect, Layer, Option } from "effect"
+import { SqlClient } from "effect/sql"
+import type { SqlError } from "effect/sql/SqlError"
+import type { OrderStatus } from "../domain/order.ts"
+
+export interface NewSignalRow {
+  readonly idempotencyKey: string
+  readonly symbol: string
+  readonly action: "buy" | "sell"
+  readonly positionSide: "long" | "short" | null
+  readonly reduceOnly: boolean
+  /** Decimal strings. */
+  readonly quantity: string | null
+  readonly marginUsdt: string | null
+  readonly price: string | null
+  readonly leverage: number | null
+  readonly marginMode: "isolated" | "cross" | null
+  readonly stopLoss: string | null
+  readonly takeProfit: string | null
+  /** The alert's own time (ISO), if any. */
+  readonly signalTime: string | null
+  readonly order: {
+    readonly status: OrderStatus
+    readonly reason: string | null
+    readonly leverage: number | null
+    readonly stopLoss: string | null
+    readonly takeProfit: string | null
+  }
+}
+
+export interface InsertShared {
+  readonly userId: string
+  readonly botSessionId: string
+  readonly receivedAt: Date
+  /** JSON text of the redacted body (`signals.raw_payload`). */
+  readonly rawPayload: string
+}
+
+export interface InsertedRow {
+  readonly idempotencyKey: string
+  readonly id: string
+  readonly orderId: string
+  readonly orderStatus: OrderStatus
+}
+
+/** A signal as the API shows it (decimals as exact strings). */
+export interface SignalView {
+  readonly id: string
+  readonly idempotencyKey: string
+  readonly symbol: string
+  readonly action: "buy" | "sell"
+  readonly positionSide: "long" | "short" | null
+  readonly reduceOnly: boolean
+  readonly quantity: string | null
+  readonly marginUsdt: string | null
+  readonly price: string | null
+  readonly leverage: number | null
+  readonly marginMode: "isolated" | "cross" | null
+  readonly stopLoss: string | null
+  readonly takeProfit: string | null
+  readonly timestamp: Date | null
+  readonly receivedAt: Date
+  readonly orderId: string | null
+  readonly orderStatus: OrderStatus | null
+}
+
+export interface FillView {
+  readonly id: string
+  readonly quantity: string
+  readonly price: string
+  readonly fee: string
+  readonly feeAsset: string
+  readonly filledAt: Date
+}
+
+export interface OrderView {
+  readonly id: string
+  readonly signalId: string
+  readonly symbol: string
+  readonly action: "buy" | "sell"
+  readonly positionSide: "long" | "short" | null
+  readonly reduceOnly: boolean
+  readonly status: OrderStatus
+  readonly quantity: string | null
+  readonly marginUsdt: string | null
+  readonly filledQuantity: string
+  readonly price: string | null
+  readonly averagePrice: string | null
+  readonly leverage: number | null
+  readonly marginMode: "isolated" | "cross" | null
+  readonly stopLoss: string | null
+  readonly takeProfit: string | null
+  readonly clientOrderId: string | null
+  readonly exchangeOrderId: string | null
+  readonly reason: string | null
+  readonly createdAt: Date
+  readonly updatedAt: Date
+  readonly fills: ReadonlyArray<FillView>
+}
+
+export interface SignalWithOrders extends SignalView {
+  readonly orders: ReadonlyArray<OrderView>
+}
+
+export interface ListQuery {
+  readonly limit: number
+  readonly symbol?: string | undefined
+  readonly since?: Date | undefined
+}
+
+export class SignalRepo extends Context.Service<SignalRepo, {
+  /** Inserts the rows that are new (by idempotency key) with their orders; returns only those. */
+  readonly insert: (rows: ReadonlyArray<NewSignalRow>, shared: InsertShared) => Effect.Effect<ReadonlyArray<InsertedRow>, SqlError>
+  /** The stored signals with these keys (each with its first order). */
+  readonly findByKeys: (keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<SignalView>, SqlError>
+  /** Newest first. */
+  readonly list: (query: ListQuery) => Effect.Effect<ReadonlyArray<SignalView>, SqlError>
+  readonly get: (id: string) => Effect.Effect<Option.Option<SignalWithOrders>, SqlError>
+}>()("tvtelegrambingx/SignalRepo") {
+  static readonly make = Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const SIGNAL_COLUMNS = sql.literal(`
+      s.id::text AS id, s.idempotency_key, s.symbol, s.action, s.position_side, s.reduce_only,
+      s.quantity::text AS quantity, s.margin_usdt::text AS margin_usdt, s.price::text AS price, s.leverage,
+      s.margin_mode, s.stop_loss::text AS stop_loss, s.take_profit::text AS take_profit,
+      s.signal_time, s.received_at, o.id::text AS order_id, o.status AS order_status`)
+    const FIRST_ORDER = sql.literal(
+      `LEFT JOIN LATERAL (SELECT id, status FROM orders WHERE signal_id = s.id ORDER BY id LIMIT 1) o ON true`
+    )
+
+    const insert = (rows: ReadonlyArray<NewSignalRow>, shared: InsertShared) => {
+      const input = JSON.stringify(rows.map((r, idx) => ({
+        idx,
+        idempotency_key: r.idempotencyKey,
+        symbol: r.symbol,
+        action: r.action,
+        position_side: r.positionSide,
+        reduce_only: r.reduceOnly,
+        quantity: r.quantity,
+        margin_usdt: r.marginUsdt,
+        price: r.price,
+        leverage: r.leverage,
+        margin_mode: r.marginMode,
+        stop_loss: r.stopLoss,
+        take_profit: r.takeProfit,
+        signal_time: r.signalTime,
+        order_status: r.order.status,
+        order_reason: r.order.reason,
+        order_leverage: r.order.leverage,
+        order_stop_loss: r.order.stopLoss,
+        order_take_profit: r.order.takeProfit
+      })))
+      const receivedAt = shared.receivedAt.toISOString()
+      return sql<{ idempotency_key: string; id: string; order_id: string; order_status: OrderStatus }>`
+        WITH input AS (
+          SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(
+            idx integer, idempotency_key text, symbol text, action text, position_side text, reduce_only boolean,
+            quantity text, margin_usdt text, price text, leverage integer, margin_mode text, stop_loss text,
+            take_profit text, signal_time text, order_status text, order_reason text, order_leverage integer,
+            order_stop_loss text, order_take_profit text)
+        ), s AS (
+          INSERT INTO signals (idempotency_key, user_id, bot_session_id, source, symbol, action, position_side,
+            reduce_only, quantity, margin_usdt, price, leverage, margin_mode, stop_loss, take_profit, signal_time,
+            received_at, raw_payload)
+          SELECT idempotency_key, ${shared.userId}::bigint, ${shared.botSessionId}::bigint, 'tradingview', symbol,
+            action, position_side, reduce_only, quantity::numeric, margin_usdt::numeric, price::numeric, leverage,
+            margin_mode, stop_loss::numeric, take_profit::numeric, signal_time::timestamptz,
+            ${receivedAt}::timestamptz, ${shared.rawPayload}::jsonb
+          FROM input
+          -- Plain repeats skip the insert (no id is drawn); concurrent ones meet the unique index.
+          WHERE NOT EXISTS (SELECT 1 FROM signals e WHERE e.idempotency_key = input.idempotency_key)
+          ORDER BY idx
+          ON CONFLICT (idempotency_key) DO NOTHING
+          RETURNING id, idempotency_key
+        ), o AS (
+          INSERT INTO orders (signal_id, user_id, bot_session_id, symbol, action, position_side, reduce_only, status,
+            quantity, margin_usdt, price, leverage, margin_mode, stop_loss, take_profit, reason, created_at,
+            updated_at, completed_at)
+          SELECT s.id, ${shared.userId}::bigint, ${shared.botSessionId}::bigint, i.symbol, i.action, i.position_side,
+            i.reduce_only, i.order_status, i.quantity::numeric, i.margin_usdt::numeric, i.price::numeric,
+            i.order_leverage, i.margin_mode, i.order_stop_loss::numeric, i.order_take_profit::numeric,
+            i.order_reason, ${receivedAt}::timestamptz, ${receivedAt}::timestamptz,
+            CASE WHEN i.order_status IN ('expired', 'skipped') THEN ${receivedAt}::timestamptz END
+          FROM s JOIN input i ON i.idempotency_key = s.idempotency_key
+          ORDER BY i.idx
+          RETURNING id, signal_id, status
+        )
+        SELECT s.idempotency_key, s.id::text AS id, o.id::text AS order_id, o.status AS order_status
+        FROM s JOIN o ON o.signal_id = s.id`.pipe(
+        Effect.map((result) =>
+          result.map((r) => ({
+            idempotencyKey: r.idempotency_key,
+            id: r.id,
+            orderId: r.order_id,
+            orderStatus: r.order_status
+          }))
+        ),
+        Effect.withSpan("SignalRepo.insert", { attributes: { rows: rows.length } })
+      )
+    }
+
+    const findByKeys = (keys: ReadonlyArray<string>) =>
+      sql<SignalRow>`SELECT ${SIGNAL_COLUMNS} FROM signals s ${FIRST_ORDER}
+        WHERE ${sql.in("s.idempotency_key", keys)} ORDER BY s.id`.pipe(
+        Effect.map((rows) => rows.map(toSignalView)),
+        Effect.withSpan("SignalRepo.findByKeys")
+      )
+
+    const list = (query: ListQuery) =>
+      sql<SignalRow>`SELECT ${SIGNAL_COLUMNS} FROM signals s ${FIRST_ORDER}
+        WHERE ${query.symbol === undefined ? sql`true` : sql`s.symbol = ${query.symbol}`}
+          AND ${query.since === undefined ? sql`true` : sql`s.received_at >= ${query.since.toISOString()}::timestamptz`}
+        ORDER BY s.received_at DESC, s.id DESC
+        LIMIT ${query.limit}`.pipe(
+        Effect.map((rows) => rows.map(toSignalView)),
+        Effect.withSpan("SignalRepo.list")
+      )
+
+    const get = (id: string) =>
+      Effect.gen(function*() {
+        const rows = yield* sql<SignalRow>`SELECT ${SIGNAL_COLUMNS} FROM signals s ${FIRST_ORDER}
+          WHERE s.id = ${id}::bigint`
+        const row = rows[0]
+        if (row === undefined) return Option.none<SignalWithOrders>()
+        const orders = yield* sql<OrderRow>`
+          SELECT id::text AS id, signal_id::text AS signal_id, symbol, action, position_side, reduce_only, status,
+            quantity::text AS quantity, margin_usdt::text AS margin_usdt, filled_quantity::text AS filled_quantity,
+            price::text AS price, average_price::text AS average_price, leverage, margin_mode,
+            stop_loss::text AS stop_loss, take_profit::text AS take_profit, client_order_id, exchange_order_id,
+            reason, created_at, updated_at
+          FROM orders WHERE signal_id = ${id}::bigint ORDER BY id`
+        const fills = orders.length === 0 ? [] : yield* sql<FillRow>`
+          SELECT id::text AS id, order_id::text AS order_id, quantity::text AS quantity, price::text AS price,
+            fee::text AS fee, fee_asset, filled_at
+          FROM fills WHERE ${sql.in("order_id", orders.map((o) => o.id))} ORDER BY filled_at, id`
+        return Option.some<SignalWithOrders>({
+          ...toSignalView(row),
+          orders: orders.map((o) => toOrderView(o, fills.filter((f) => f.order_id === o.id)))
+        })
+      }).pipe(Effect.withSpan("SignalRepo.get"))
+
+    return SignalRepo.of({ insert, findByKeys, list, get })
+  })
+
+  /** Needs SqlClient. */
+  static readonly layer = Layer.effect(SignalRepo, SignalRepo.make)
+}
+
+interface SignalRow {
+  readonly id: string
+  readonly idempotency_key: string
+  readonly symbol: string
+  readonly action: "buy" | "sell"
+  readonly position_side: "long" | "short" | null
+  readonly reduce_only: boolean
+  readonly quantity: string | null
+  readonly margin_usdt: string | null
+  readonly price: string | null
+  readonly leverage: number | null
+  readonly margin_mode: "isolated" | "cross" | null
+  readonly stop_loss: string | null
+  readonly take_profit: string | null
+  readonly signal_time: Date | string | null
+  readonly received_at: Date | string
+  readonly order_id: string | null
+  readonly order_status: OrderStatus | null
+}
+
+interface OrderRow {
+  readonly id: string
+  readonly signal_id: string
+  readonly symbol: string
+  readonly action: "buy" | "sell"
+  readonly position_side: "long" | "short" | null
+  readonly reduce_only: boolean
+  readonly status: OrderStatus
+  readonly quantity: string | null
+  readonly margin_usdt: string | null
+  readonly filled_quantity: string
+  readonly price: string | null
+  readonly average_price: string | null
+  readonly leverage: number | null
+  readonly margin_mode: "isolated" | "cross" | null
+  readonly stop_loss: string | null
+  readonly take_profit: string | null
+  readonly client_order_id: string | null
+  readonly exchange_order_id: string | null
+  readonly reason: string | null
+  readonly created_at: Date | string
+  readonly updated_at: Date | string
+}
+
+interface FillRow {
+  readonly id: string
+  readonly order_id: string
+  readonly quantity: string
+  readonly price: string
+  readonly fee: string
+  readonly fee_asset: string
+  readonly filled_at: Date | string
+}
+
+const date = (v: Date | string): Date => (v instanceof Date ? v : new Date(v))
+const optDate = (v: Date | string | null): Date | null => (v === null ? null : date(v))
+const int = (v: number | string | null): number | null => (v === null ? null : Number(v))
+
+const toSignalView = (r: SignalRow): SignalView => ({
+  id: r.id,
+  idempotencyKey: r.idempotency_key,
+  symbol: r.symbol,
+  action: r.action,
+  positionSide: r.position_side,
+  reduceOnly: r.reduce_only,
+  quantity: r.quantity,
+  marginUsdt: r.margin_usdt,
+  price: r.price,
+  leverage: int(r.leverage),
+  marginMode: r.margin_mode,
+  stopLoss: r.stop_loss,
+  takeProfit: r.take_profit,
+  timestamp: optDate(r.signal_time),
+  receivedAt: date(r.received_at),
+  orderId: r.order_id,
+  orderStatus: r.order_status
+})
+
+const toOrderView = (o: OrderRow, fills: ReadonlyArray<FillRow>): OrderView => ({
+  id: o.id,
+  signalId: o.signal_id,
+  symbol: o.symbol,
+  action: o.action,
+  positionSide: o.position_side,
+  reduceOnly: o.reduce_only,
+  status: o.status,
+  quantity: o.quantity,
+  marginUsdt: o.margin_usdt,
+  filledQuantity: o.filled_quantity,
+  price: o.price,
+  averagePrice: o.average_price,
+  leverage: int(o.leverage),
+  marginMode: o.margin_mode,
+  stopLoss: o.stop_loss,
+  takeProfit: o.take_profit,
+  clientOrderId: o.client_order_id,
+  exchangeOrderId: o.exchange_order_id,
+  reason: o.reason,
+  createdAt: date(o.created_at),
+  updatedAt: date(o.updated_at),
+  fills: fills.map((f) => ({
+    id: f.id,
+    quantity: f.quantity,
+    price: f.price,
+    fee: f.fee,
+    feeAsset: f.fee_asset,
+    filledAt: date(f.filled_at)
+  }))
+})
