@@ -14,9 +14,12 @@ import { Cause, ConfigProvider, Context, Effect, Exit, Layer, Runtime } from "ef
 import { AppConfig, type AppConfigShape, ConfigInvalid, loadConfig, processConfigProvider, type Role } from "./config.ts"
 import { AuditLog } from "./audit/AuditLog.ts"
 import * as Database from "./db/Database.ts"
+import type { Exchange } from "./exchange/Exchange.ts"
 import { ApiListener, BotMetricsListener, layerApiServer, layerBotMetricsServer, type ListenAddress } from "./http/servers.ts"
 import { FillEvents } from "./orders/FillEvents.ts"
 import { SignalQueue } from "./orders/SignalQueue.ts"
+import { PnlService } from "./pnl/PnlService.ts"
+import { pnlRoutes } from "./pnl/routes.ts"
 import { Secrets, type TokenAnnouncer } from "./security/Secrets.ts"
 import { BotSettings } from "./settings/BotSettings.ts"
 import { layerLogger, type LogSink } from "./telemetry/logger.ts"
@@ -35,22 +38,29 @@ export interface AppOverrides {
   readonly database?: Layer.Layer<Database.DatabaseServices, Database.DatabaseStartError, AppConfig>
   /** Where generated tokens are printed (default: stdout, once). */
   readonly announceToken?: TokenAnnouncer
+  /** The exchange (tests: a fake). */
+  readonly exchange?: Layer.Layer<Exchange>
 }
 
 /** Services of the backend (roles api and all), on the database. */
 const backendServices = (overrides: AppOverrides) =>
   Layer.mergeAll(
-    overrides.announceToken ? Secrets.layerWith(overrides.announceToken) : Secrets.layer,
-    BotSettings.layer,
-    SignalQueue.layer,
-    FillEvents.layer
+    // PnL reads the Exchange when it is provided below it (mark prices, balances).
+    PnlService.layer
   ).pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      overrides.announceToken ? Secrets.layerWith(overrides.announceToken) : Secrets.layer,
+      BotSettings.layer,
+      SignalQueue.layer,
+      FillEvents.layer,
+      overrides.exchange ?? Layer.empty
+    )),
     Layer.provideMerge(AuditLog.layer),
     Layer.provideMerge(overrides.database ?? Database.layer)
   )
 
 /** Feature routes on :8000 (each capability adds its route layer here). */
-const apiRoutes = Layer.empty
+const apiRoutes = Layer.mergeAll(pnlRoutes)
 
 /** The whole application for the configured role. Requires only `AppConfig`. */
 export const appLayer = (overrides: AppOverrides = {}) =>
