@@ -9,42 +9,8 @@ import * as fc from "fast-check"
 import { averagePrice } from "../../src/domain/ledger.ts"
 import { applyToBook, type Book, bookKey, type BookFill } from "../../src/pnl/book.ts"
 import { plain } from "../../src/pnl/decimal.ts"
-import { fromUnits, ReferenceModel, type RefFill } from "./reference.ts"
-
-/** A decimal string m / 10^k. */
-const decimal = (m: bigint, k: number): string => fromUnits(m * 10n ** BigInt(18 - k))
-
-const quantityArb = fc.tuple(fc.bigInt({ min: 1n, max: 5_000_000n }), fc.integer({ min: 0, max: 6 }))
-  .map(([m, k]) => decimal(m, k))
-// A small set of "round" quantities makes exact full closes and flips common.
-const roundQuantityArb = fc.constantFrom("0.001", "0.01", "0.5", "1", "2", "3", "10")
-const priceArb = fc.tuple(fc.bigInt({ min: 1n, max: 10_000_000_000n }), fc.integer({ min: 0, max: 8 }))
-  .map(([m, k]) => decimal(m, k))
-const feeArb = fc.oneof(
-  fc.constant("0"),
-  fc.tuple(fc.bigInt({ min: -100_000n, max: 10_000_000n }), fc.integer({ min: 0, max: 8 })).map(([m, k]) => decimal(m, k))
-)
-
-interface Step {
-  readonly symbol: string
-  readonly action: "buy" | "sell"
-  readonly positionSide: "long" | "short" | null
-  readonly quantity: string
-  /** Replace the quantity by exactly what is open in the slot (a full close), when something is. */
-  readonly closeAll: boolean
-  readonly price: string
-  readonly fee: string
-}
-
-const stepArb: fc.Arbitrary<Step> = fc.record({
-  symbol: fc.constantFrom("BTC-USDT", "ETH-USDT"),
-  action: fc.constantFrom("buy" as const, "sell" as const),
-  positionSide: fc.constantFrom(null, null, "long" as const, "short" as const),
-  quantity: fc.oneof(quantityArb, roundQuantityArb),
-  closeAll: fc.boolean(),
-  price: priceArb,
-  fee: feeArb
-})
+import { resolveStep, stepArb } from "./arbitraries.ts"
+import { fromUnits, ReferenceModel } from "./reference.ts"
 
 const d = (s: string) => BigDecimal.fromStringUnsafe(s)
 
@@ -58,15 +24,8 @@ describe("book vs reference model (property)", () => {
         const ref = new ReferenceModel()
         let book: Book = new Map()
         for (const [i, step] of steps.entries()) {
-          const refSlot = ref.slot(step.symbol, step.positionSide)
-          const held = ReferenceModel.open(refSlot)
-          // A full close of what is open: the reducing action of the slot's current side.
-          const closing = step.closeAll && held > 0n
-          const action: "buy" | "sell" = closing
-            ? (step.positionSide ?? (refSlot.q > 0n ? "long" : "short")) === "long" ? "sell" : "buy"
-            : step.action
-          const quantity = closing ? fromUnits(held) : step.quantity
-          const fill: RefFill = { ...step, action, quantity }
+          const fill = resolveStep(step, ref)
+          const { action, quantity } = fill
           const expected = ref.apply(fill)
           const bookFill: BookFill = {
             action,
