@@ -5,7 +5,7 @@
  * Each block: one database, one PnL process, a fake exchange; each test on its own TestClock.
  */
 import { expect, layer } from "@effect/vitest"
-import { Effect, Fiber, Layer, Metric } from "effect"
+import { Clock, Effect, Fiber, Layer, Metric } from "effect"
 import { TestClock } from "effect/testing"
 import { PnlService } from "../../src/pnl/PnlService.ts"
 import { layerTestConfigAndDatabase, realPostgresUrl } from "../support/db.ts"
@@ -119,5 +119,51 @@ layer(pnlProcess(balances), { timeout: "60 seconds" })(`balances (${DB})`, (it) 
         { asset: "USDT", free: "12", locked: "0", total: "10" },
         { asset: "USDC", free: "5", locked: "0", total: "5" }
       ])
+    }))
+})
+
+const periods = fakeExchangeState()
+
+layer(pnlProcess(periods), { timeout: "60 seconds" })(`report periods on stored fills (${DB})`, (it) => {
+  // The test clock starts at 1970-01-01T00:00:00Z, a Thursday. (Jumping the test clock by years
+  // would make the database pool's timers, which inherit it, spin through every tick in between.)
+  it.effect("day and week are UTC windows [start, end); all counts everything", () =>
+    Effect.gen(function*() {
+      const pnl = yield* PnlService
+      expect(new Date(yield* Clock.currentTimeMillis).toISOString()).toBe("1970-01-01T00:00:00.000Z")
+      const fill = (iso: string, action: "buy" | "sell", price: string) =>
+        insertFill({ symbol: "BTC-USDT", action, quantity: "1", price, filledAt: new Date(iso) })
+      yield* fill("1969-12-28T23:59:59.999Z", "buy", "100") // Sunday: last week
+      yield* fill("1969-12-29T00:00:00.000Z", "sell", "110") // Monday 00:00: this week; realises +10
+      yield* fill("1969-12-31T23:59:59.999Z", "buy", "100") // Wednesday: this week, not today
+      yield* fill("1970-01-01T00:00:00.000Z", "sell", "95") // today 00:00 (now); realises −5
+      yield* fill("1970-01-02T00:00:00.000Z", "buy", "90") // tomorrow: outside today
+      yield* pnl.catchUp
+
+      expect(yield* pnl.periodSummary("day")).toMatchObject({
+        from: "1970-01-01T00:00:00.000Z",
+        to: "1970-01-02T00:00:00.000Z",
+        trades: 1,
+        realized: "-5",
+        volume: "95",
+        realising_fills: 1,
+        win_rate: "0"
+      })
+      expect(yield* pnl.periodSummary("week")).toMatchObject({
+        from: "1969-12-29T00:00:00.000Z",
+        to: "1970-01-05T00:00:00.000Z",
+        trades: 4,
+        realized: "5",
+        volume: "395",
+        realising_fills: 2,
+        win_rate: "0.5"
+      })
+      expect(yield* pnl.periodSummary("all")).toMatchObject({
+        from: null,
+        to: "1970-01-01T00:00:00.000Z",
+        trades: 5,
+        realized: "5",
+        volume: "495"
+      })
     }))
 })
