@@ -14,15 +14,18 @@ import { Cause, ConfigProvider, Context, Effect, Exit, Layer, Runtime } from "ef
 import { AppConfig, type AppConfigShape, ConfigInvalid, loadConfig, processConfigProvider, type Role } from "./config.ts"
 import { AuditLog } from "./audit/AuditLog.ts"
 import * as Database from "./db/Database.ts"
+import type { Exchange } from "./exchange/Exchange.ts"
 import { ApiListener, BotMetricsListener, layerApiServer, layerBotMetricsServer, type ListenAddress } from "./http/servers.ts"
 import { Notifier } from "./notify/Notifier.ts"
 import { FillEvents } from "./orders/FillEvents.ts"
 import { SignalQueue } from "./orders/SignalQueue.ts"
+import { PnlService } from "./pnl/PnlService.ts"
+import { pnlRoutes } from "./pnl/routes.ts"
 import { Secrets, type TokenAnnouncer } from "./security/Secrets.ts"
 import { BotSettings } from "./settings/BotSettings.ts"
 import { layerAnnounceWebhook, type Printer } from "./signals/announce.ts"
 import { botRoutes } from "./signals/botRoutes.ts"
-import { BotStatusParts } from "./signals/BotStatusParts.ts"
+import { BotStatusParts, IDLE_BREAKER } from "./signals/BotStatusParts.ts"
 import { layerWebhookTraceRedaction, signalRoutes } from "./signals/routes.ts"
 import { SignalService } from "./signals/SignalService.ts"
 import { WebhookGuard } from "./signals/WebhookGuard.ts"
@@ -49,24 +52,35 @@ export interface AppOverrides {
   readonly printAlertSetup?: Printer
   /** How notifications are delivered (default: nowhere, `Notifier.layerNoop`). */
   readonly notifier?: Layer.Layer<Notifier>
+  /** The exchange (tests: a fake). */
+  readonly exchange?: Layer.Layer<Exchange>
 }
+
+/** The parts of /bot/status owned by other services. */
+const statusParts = BotStatusParts.layerFrom({
+  account: Effect.flatMap(PnlService, (pnl) => pnl.botStatusParts),
+  breaker: Effect.succeed(IDLE_BREAKER)
+})
 
 /** Services of the backend (roles api and all), on the database. */
 const backendServices = (overrides: AppOverrides) =>
-  Layer.mergeAll(SignalService.layer, WebhookGuard.layer, BotStatusParts.layerEmpty).pipe(
+  Layer.mergeAll(SignalService.layer, WebhookGuard.layer, statusParts).pipe(
+    // PnL reads the Exchange when it is provided below it (mark prices, balances).
+    Layer.provideMerge(PnlService.layer),
     Layer.provideMerge(Layer.mergeAll(
       overrides.announceToken ? Secrets.layerWith(overrides.announceToken) : Secrets.layer,
       BotSettings.layer,
       SignalQueue.layer,
       FillEvents.layer,
-      overrides.notifier ?? Notifier.layerNoop
+      overrides.notifier ?? Notifier.layerNoop,
+      overrides.exchange ?? Layer.empty
     )),
     Layer.provideMerge(AuditLog.layer),
     Layer.provideMerge(overrides.database ?? Database.layer)
   )
 
 /** Feature routes on :8000 (each capability adds its route layer here). */
-const apiRoutes = Layer.mergeAll(signalRoutes, botRoutes)
+const apiRoutes = Layer.mergeAll(signalRoutes, botRoutes, pnlRoutes)
 
 /** The whole application for the configured role. Requires only `AppConfig`. */
 export const appLayer = (overrides: AppOverrides = {}) =>

@@ -31,11 +31,33 @@ export const FLAT: Leg = { quantity: ZERO, cost: ZERO }
 
 export const isFlat = (leg: Leg): boolean => BigDecimal.isZero(leg.quantity)
 
-const roundScale = (d: BigDecimal.BigDecimal) => BigDecimal.round(d, { scale: SCALE, mode: "half-even" })
+/**
+ * `numerator / denominator` rounded half-even at `scale` decimals, computed exactly with integers.
+ * (`BigDecimal.divide` stops at 100 significant digits, truncating; rounding that truncated value
+ * again can round a true "just above half" down — a double rounding. This never does.)
+ */
+export const divideRounded = (
+  numerator: BigDecimal.BigDecimal,
+  denominator: BigDecimal.BigDecimal,
+  scale: number = SCALE
+): BigDecimal.BigDecimal => {
+  if (denominator.value === 0n) throw new RangeError("division by zero")
+  // n/d × 10^scale = (nv × 10^-ns) / (dv × 10^-ds) × 10^scale = nv × 10^(ds − ns + scale) / dv
+  const shift = denominator.scale - numerator.scale + scale
+  let num = shift >= 0 ? numerator.value * 10n ** BigInt(shift) : numerator.value
+  let den = shift >= 0 ? denominator.value : denominator.value * 10n ** BigInt(-shift)
+  const negative = (num < 0n) !== (den < 0n)
+  if (num < 0n) num = -num
+  if (den < 0n) den = -den
+  let q = num / den
+  const twiceRemainder = 2n * (num % den)
+  if (twiceRemainder > den || (twiceRemainder === den && q % 2n === 1n)) q += 1n
+  return BigDecimal.make(negative ? -q : q, scale)
+}
 
-/** Average entry price (cost / quantity), rounded at `SCALE`; undefined when flat. */
+/** Average entry price (cost / quantity), rounded half-even at `SCALE`; undefined when flat. */
 export const averagePrice = (leg: Leg): BigDecimal.BigDecimal | undefined =>
-  isFlat(leg) ? undefined : roundScale(BigDecimal.divideUnsafe(leg.cost, leg.quantity))
+  isFlat(leg) ? undefined : BigDecimal.normalize(divideRounded(leg.cost, leg.quantity))
 
 /** The side a fill opens (buy opens long, sell opens short). */
 export const openingSide = (action: Action): Side => (action === "buy" ? "long" : "short")
@@ -61,7 +83,7 @@ const requirePositive = (name: string, d: BigDecimal.BigDecimal) => {
 const close = (side: Side, leg: Leg, quantity: BigDecimal.BigDecimal, price: BigDecimal.BigDecimal) => {
   const removedCost = BigDecimal.equals(quantity, leg.quantity)
     ? leg.cost
-    : roundScale(BigDecimal.divideUnsafe(BigDecimal.multiply(leg.cost, quantity), leg.quantity))
+    : divideRounded(BigDecimal.multiply(leg.cost, quantity), leg.quantity)
   const exitNotional = BigDecimal.multiply(price, quantity)
   const realised = side === "long"
     ? BigDecimal.subtract(exitNotional, removedCost)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { BigDecimal } from "effect"
-import { applyToLeg, applyToNet, averagePrice, FLAT, FLAT_NET, unrealised } from "../../src/domain/ledger.ts"
+import { applyToLeg, applyToNet, averagePrice, divideRounded, FLAT, FLAT_NET, unrealised } from "../../src/domain/ledger.ts"
 
 const d = (s: string) => BigDecimal.fromStringUnsafe(s)
 const s = (x: BigDecimal.BigDecimal | undefined) => (x === undefined ? undefined : BigDecimal.format(BigDecimal.normalize(x)))
@@ -61,5 +61,29 @@ describe("ledger (hand-computed)", () => {
   it("rejects non-positive quantities and prices", () => {
     expect(() => applyToLeg("long", FLAT, "buy", d("0"), d("1"))).toThrow(/quantity/)
     expect(() => applyToLeg("long", FLAT, "buy", d("1"), d("-1"))).toThrow(/price/)
+  })
+
+  it("divideRounded rounds half-even at the scale, exactly", () => {
+    expect(s(divideRounded(d("1"), d("8"), 2))).toBe("0.12")
+    expect(s(divideRounded(d("3"), d("8"), 2))).toBe("0.38")
+    expect(s(divideRounded(d("-1"), d("8"), 2))).toBe("-0.12")
+    expect(s(divideRounded(d("-3"), d("8"), 2))).toBe("-0.38")
+    expect(s(divideRounded(d("2"), d("3"), 4))).toBe("0.6667")
+    expect(s(divideRounded(d("2"), d("-3"), 4))).toBe("-0.6667")
+    expect(s(divideRounded(d("1.5"), d("0.05"), 0))).toBe("30")
+    expect(() => divideRounded(d("1"), d("0"))).toThrow(/division by zero/)
+  })
+
+  it("a partial close rounds the removed cost exactly even beyond 100 significant digits", () => {
+    // removed = cost × 1 / open = (5·10^101 + 1) / (10^120 + 1) = 5·10^-19 + ~10^-120: just above
+    // half a unit at 18 places, so it rounds up to 10^-18. A quotient truncated at 100 significant
+    // digits reads exactly 5·10^-19 and half-even would round it down to 0.
+    const leg = { quantity: d(`1${"0".repeat(119)}1`), cost: d(`5${"0".repeat(100)}1`) }
+    const r = applyToLeg("long", leg, "sell", d("1"), d("1"))
+    // (BigDecimal.format switches to exponent notation at 16+ decimals: compare exactly instead.)
+    const exactly = (x: BigDecimal.BigDecimal, expected: string) =>
+      expect(BigDecimal.equals(x, d(expected)) ? expected : BigDecimal.toExponential(x)).toBe(expected)
+    exactly(r.realised, "0.999999999999999999")
+    exactly(BigDecimal.subtract(leg.cost, r.leg.cost), "0.000000000000000001")
   })
 })

@@ -69,6 +69,6 @@ export const layerTestDatabase = layerTestConfigAndDatabase()
 export const truncateAll = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* sql.unsafe(
-    "TRUNCATE audit_log, fills, orders, signals, positions, balances, bot_sessions, users, settings RESTART IDENTITY CASCADE"
+    "TRUNCATE audit_log, fills, orders, signals, positions, pnl_positions, balances, bot_sessions, users, settings RESTART IDENTITY CASCADE"
   )
 })

@@ -1,0 +1,300 @@
+/**
+ * Storage of the PnL book (`pnl_positions`) and the per-fill PnL columns of `fills`
+ * (migration 0030). Every fill is applied in its own transaction that first locks the single
+ * `pnl_ledger_lock` row, takes the oldest fill not yet applied, updates its slot and marks the fill
+ * applied — so fills are applied exactly once and in id order, by any number of callers or
+ * processes. Numerics are read as text and parsed as `BigDecimal`; ids travel as strings.
+ */
+import { type BigDecimal, Context, Data, Effect, Layer } from "effect"
+import { SqlClient } from "effect/sql"
+import type { SqlError } from "effect/sql/SqlError"
+import type { Action, Side } from "../domain/ledger.ts"
+import { applyFill, type BookFill, EMPTY_SLOT, type FillOutcome, type Slot, slotOf, type SlotState } from "./book.ts"
+import { parse, parseNullable, plain, ZERO } from "./decimal.ts"
+
+/** A stored fill the ledger cannot apply (it stays unapplied; the next sweep tries again). */
+export class PnlLedgerError extends Data.TaggedError("PnlLedgerError")<{
+  readonly fillId: string
+  readonly message: string
+}> {}
+
+export interface StoredSlot {
+  readonly symbol: string
+  readonly slot: Slot
+  readonly state: SlotState
+  readonly updatedAt: Date
+}
+
+export interface AppliedFill {
+  readonly fillId: string
+  readonly symbol: string
+  readonly slot: Slot
+  readonly outcome: FillOutcome
+  /** Realised PnL of the fill's symbol (all slots) and of the whole book, after this fill. */
+  readonly symbolRealised: BigDecimal.BigDecimal
+  readonly totalRealised: BigDecimal.BigDecimal
+}
+
+/** Aggregates of the fills of one symbol in a time window. */
+export interface SymbolPeriodRow {
+  readonly symbol: string
+  readonly trades: number
+  readonly volume: BigDecimal.BigDecimal
+  readonly fees: BigDecimal.BigDecimal
+  readonly realised: BigDecimal.BigDecimal
+  readonly realisingFills: number
+  readonly winningFills: number
+}
+
+/** One fill with its PnL, for the CSV report. */
+export interface FillReportRow {
+  readonly fillId: string
+  readonly orderId: string
+  readonly filledAt: Date
+  readonly symbol: string
+  readonly action: Action
+  readonly positionSide: Side | null
+  readonly quantity: BigDecimal.BigDecimal
+  readonly price: BigDecimal.BigDecimal
+  readonly fee: BigDecimal.BigDecimal
+  readonly feeAsset: string
+  /** undefined while the fill is not applied yet. */
+  readonly realised: BigDecimal.BigDecimal | undefined
+  readonly closedQuantity: BigDecimal.BigDecimal | undefined
+}
+
+interface SlotRow {
+  readonly symbol: string
+  readonly slot: Slot
+  readonly side: Side | null
+  readonly quantity: string
+  readonly cost: string
+  readonly realised: string
+  readonly fees: string
+  readonly fills: string
+  readonly leverage: number | null
+  readonly opened_at: Date | string | null
+  readonly updated_at: Date | string
+}
+
+const SLOT_COLUMNS = `symbol, slot, side, quantity::text AS quantity, cost::text AS cost, realised::text AS realised,
+  fees::text AS fees, fills::text AS fills, leverage, opened_at, updated_at`
+
+const toDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(v))
+
+const toStoredSlot = (row: SlotRow): StoredSlot => ({
+  symbol: row.symbol,
+  slot: row.slot,
+  updatedAt: toDate(row.updated_at),
+  state: {
+    side: row.side ?? undefined,
+    leg: { quantity: parse(row.quantity), cost: parse(row.cost) },
+    realised: parse(row.realised),
+    fees: parse(row.fees),
+    fills: Number(row.fills),
+    openedAt: row.opened_at === null ? undefined : toDate(row.opened_at),
+    leverage: row.leverage === null ? undefined : Number(row.leverage)
+  }
+})
+
+interface PendingRow {
+  readonly id: string
+  readonly symbol: string
+  readonly action: Action
+  readonly position_side: Side | null
+  readonly quantity: string
+  readonly price: string
+  readonly fee: string
+  readonly filled_at: Date | string
+  readonly leverage: number | null
+}
+
+export interface PnlRepoShape {
+  /** Applies the oldest unapplied fill (one transaction); undefined when every fill is applied. */
+  readonly applyNext: Effect.Effect<AppliedFill | undefined, SqlError | PnlLedgerError>
+  /** Whether a fill exists and is applied (undefined: no such fill). */
+  readonly isApplied: (fillId: string) => Effect.Effect<boolean | undefined, SqlError>
+  readonly slots: Effect.Effect<ReadonlyArray<StoredSlot>, SqlError>
+  /** Fills in [from, to) grouped by symbol (an undefined bound is open). */
+  readonly periodBySymbol: (
+    from: Date | undefined,
+    to: Date | undefined
+  ) => Effect.Effect<ReadonlyArray<SymbolPeriodRow>, SqlError>
+  /** Fills in [from, to), oldest first (an undefined bound is open). */
+  readonly fillsReport: (
+    from: Date | undefined,
+    to: Date | undefined
+  ) => Effect.Effect<ReadonlyArray<FillReportRow>, SqlError>
+}
+
+export class PnlRepo extends Context.Service<PnlRepo, PnlRepoShape>()("tvtelegrambingx/PnlRepo") {
+  static readonly make = Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    const applyNext = sql.withTransaction(Effect.gen(function*() {
+      yield* sql`SELECT id FROM pnl_ledger_lock WHERE id = 1 FOR UPDATE`
+      const [fill] = yield* sql<PendingRow>`
+        SELECT f.id::text AS id, f.symbol, f.action, f.position_side, f.quantity::text AS quantity,
+               f.price::text AS price, f.fee::text AS fee, f.filled_at, o.leverage
+        FROM fills f JOIN orders o ON o.id = f.order_id
+        WHERE f.pnl_applied_at IS NULL
+        ORDER BY f.id
+        LIMIT 1`
+      if (fill === undefined) return undefined
+      const slot = slotOf(fill.position_side)
+      const [row] = yield* sql<SlotRow>`
+        SELECT ${sql.unsafe(SLOT_COLUMNS)} FROM pnl_positions
+        WHERE symbol = ${fill.symbol} AND slot = ${slot} FOR UPDATE`
+      const before = row === undefined ? EMPTY_SLOT : toStoredSlot(row).state
+      const bookFill: BookFill = {
+        action: fill.action,
+        positionSide: fill.position_side,
+        quantity: parse(fill.quantity),
+        price: parse(fill.price),
+        fee: parse(fill.fee),
+        filledAt: toDate(fill.filled_at),
+        leverage: fill.leverage === null ? undefined : Number(fill.leverage)
+      }
+      const outcome = yield* Effect.try({
+        try: () => applyFill(before, bookFill),
+        catch: (e) =>
+          new PnlLedgerError({ fillId: fill.id, message: `fill ${fill.id} cannot be applied: ${String(e)}` })
+      })
+      const s = outcome.state
+      yield* sql`
+        INSERT INTO pnl_positions (symbol, slot, side, quantity, cost, realised, fees, fills, leverage, opened_at, updated_at)
+        VALUES (${fill.symbol}, ${slot}, ${s.side ?? null}, ${plain(s.leg.quantity)}::numeric, ${plain(s.leg.cost)}::numeric,
+                ${plain(s.realised)}::numeric, ${plain(s.fees)}::numeric, ${s.fills}::bigint, ${s.leverage ?? null}::integer,
+                ${s.openedAt?.toISOString() ?? null}::timestamptz, now())
+        ON CONFLICT (symbol, slot) DO UPDATE SET
+          side = EXCLUDED.side, quantity = EXCLUDED.quantity, cost = EXCLUDED.cost, realised = EXCLUDED.realised,
+          fees = EXCLUDED.fees, fills = EXCLUDED.fills, leverage = EXCLUDED.leverage, opened_at = EXCLUDED.opened_at,
+          updated_at = now()`
+      const marked = yield* sql<{ id: string }>`
+        UPDATE fills SET pnl_applied_at = now(), realised_pnl = ${plain(outcome.realised)}::numeric,
+                         pnl_closed_quantity = ${plain(outcome.closed)}::numeric
+        WHERE id = ${fill.id}::bigint AND pnl_applied_at IS NULL
+        RETURNING id::text AS id`
+      if (marked.length !== 1) {
+        // Cannot happen under the ledger lock; refuse to double-count if it ever does.
+        return yield* new PnlLedgerError({ fillId: fill.id, message: `fill ${fill.id} was applied concurrently` })
+      }
+      const [totals] = yield* sql<{ symbol_realised: string; total_realised: string }>`
+        SELECT COALESCE(SUM(realised) FILTER (WHERE symbol = ${fill.symbol}), 0)::text AS symbol_realised,
+               COALESCE(SUM(realised), 0)::text AS total_realised
+        FROM pnl_positions`
+      const applied: AppliedFill = {
+        fillId: fill.id,
+        symbol: fill.symbol,
+        slot,
+        outcome,
+        symbolRealised: parse(totals!.symbol_realised),
+        totalRealised: parse(totals!.total_realised)
+      }
+      return applied
+    }))
+
+    const isApplied = (fillId: string) =>
+      Effect.map(
+        sql<{ applied: boolean }>`SELECT pnl_applied_at IS NOT NULL AS applied FROM fills WHERE id = ${fillId}::bigint`,
+        (rows) => rows[0]?.applied
+      )
+
+    const slots = Effect.map(
+      sql<SlotRow>`SELECT ${sql.unsafe(SLOT_COLUMNS)} FROM pnl_positions ORDER BY symbol, slot`,
+      (rows) => rows.map(toStoredSlot)
+    )
+
+    const since = (from: Date | undefined) =>
+      from === undefined ? sql`TRUE` : sql`f.filled_at >= ${from.toISOString()}::timestamptz`
+    const before = (to: Date | undefined) =>
+      to === undefined ? sql`TRUE` : sql`f.filled_at < ${to.toISOString()}::timestamptz`
+
+    const periodBySymbol = (from: Date | undefined, to: Date | undefined) =>
+      Effect.map(
+        sql<{
+          symbol: string
+          trades: number
+          volume: string
+          fees: string
+          realised: string
+          realising: number
+          wins: number
+        }>`
+          SELECT f.symbol,
+                 COUNT(*)::integer AS trades,
+                 SUM(f.price * f.quantity)::text AS volume,
+                 SUM(f.fee)::text AS fees,
+                 COALESCE(SUM(f.realised_pnl) FILTER (WHERE f.pnl_applied_at IS NOT NULL), 0)::text AS realised,
+                 (COUNT(*) FILTER (WHERE f.pnl_closed_quantity > 0))::integer AS realising,
+                 (COUNT(*) FILTER (WHERE f.pnl_closed_quantity > 0 AND f.realised_pnl > 0
+                                    AND f.pnl_applied_at IS NOT NULL))::integer AS wins
+          FROM fills f
+          WHERE ${since(from)} AND ${before(to)}
+          GROUP BY f.symbol
+          ORDER BY f.symbol`,
+        (rows) =>
+          rows.map((r): SymbolPeriodRow => ({
+            symbol: r.symbol,
+            trades: Number(r.trades),
+            volume: parse(r.volume),
+            fees: parse(r.fees),
+            realised: parse(r.realised),
+            realisingFills: Number(r.realising),
+            winningFills: Number(r.wins)
+          }))
+      )
+
+    const fillsReport = (from: Date | undefined, to: Date | undefined) =>
+      Effect.map(
+        sql<{
+          id: string
+          order_id: string
+          filled_at: Date | string
+          symbol: string
+          action: Action
+          position_side: Side | null
+          quantity: string
+          price: string
+          fee: string
+          fee_asset: string
+          realised_pnl: string | null
+          closed: string | null
+          applied: boolean
+        }>`
+          SELECT f.id::text AS id, f.order_id::text AS order_id, f.filled_at, f.symbol, f.action, f.position_side,
+                 f.quantity::text AS quantity, f.price::text AS price, f.fee::text AS fee, f.fee_asset,
+                 f.realised_pnl::text AS realised_pnl, f.pnl_closed_quantity::text AS closed,
+                 f.pnl_applied_at IS NOT NULL AS applied
+          FROM fills f
+          WHERE ${since(from)} AND ${before(to)}
+          ORDER BY f.filled_at, f.id`,
+        (rows) =>
+          rows.map((r): FillReportRow => ({
+            fillId: r.id,
+            orderId: r.order_id,
+            filledAt: toDate(r.filled_at),
+            symbol: r.symbol,
+            action: r.action,
+            positionSide: r.position_side,
+            quantity: parse(r.quantity),
+            price: parse(r.price),
+            fee: parse(r.fee),
+            feeAsset: r.fee_asset,
+            realised: r.applied ? parseNullable(r.realised_pnl) ?? ZERO : undefined,
+            closedQuantity: r.applied ? parseNullable(r.closed) ?? ZERO : undefined
+          }))
+      )
+
+    return PnlRepo.of({
+      applyNext: Effect.withSpan(applyNext, "PnlRepo.applyNext"),
+      isApplied,
+      slots,
+      periodBySymbol,
+      fillsReport
+    })
+  })
+
+  /** Needs SqlClient. */
+  static readonly layer = Layer.effect(PnlRepo, PnlRepo.make)
+}

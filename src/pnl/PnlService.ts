@@ -1,0 +1,376 @@
+/**
+ * PnL, positions and balances (issue 5).
+ *
+ * - Applies every recorded fill to the PnL book exactly once (idempotent by fill id: the fill is
+ *   marked applied in the same transaction that updates its position; see PnlRepo), in id order:
+ *   on each `FillEvents` message, at start, and every RECONCILE_INTERVAL_SECONDS — so a missed event
+ *   or a restart loses nothing.
+ * - Keeps the gauges `tvtelegrambingx_realised_pnl_usd{symbol}` and `…_realised_pnl_total_usd` equal
+ *   to the stored book: set from the database at start (a restart does not reset them) and after
+ *   every applied fill.
+ * - Open positions (entry price = cost / quantity) with unrealised PnL at the exchange's mark price,
+ *   cached for a few seconds per symbol; a mark price that cannot be read makes that position's
+ *   `mark_price`/`unrealized_pnl` null (and it counts 0 in unrealised totals) — never a failed call.
+ * - Balances from `Exchange.balances` (the paper exchange's simulated account in paper mode, BingX
+ *   `/user/balance` live), cached briefly; when the exchange fails, the last answer is served for up
+ *   to `balancesMaxStale`, then `BalancesUnavailable`. Mapping: free = available margin,
+ *   total = equity, locked = total − free (never negative).
+ *
+ * The Exchange is read when one is provided below this layer (issue 4's paper or BingX layer); a
+ * process without one logs that at start and reports no marks and no balances.
+ */
+import { BigDecimal, Clock, Context, Data, Duration, Effect, Layer, Metric, type Option, PubSub, Ref, Schedule, Semaphore } from "effect"
+import type { SqlError } from "effect/sql/SqlError"
+import { AppConfig } from "../config.ts"
+import { averagePrice, unrealised as unrealisedOf } from "../domain/ledger.ts"
+import { Exchange, type ExchangeShape } from "../exchange/Exchange.ts"
+import { FillEvents, type RecordedFill } from "../orders/FillEvents.ts"
+import { realisedPnl, realisedPnlTotal } from "../telemetry/metrics.ts"
+import type { Slot } from "./book.ts"
+import { plain, plainOrNull, toMetricNumber, ZERO } from "./decimal.ts"
+import { type AppliedFill, type PnlLedgerError, PnlRepo, type StoredSlot } from "./PnlRepo.ts"
+import {
+  type BalanceJson,
+  type BotStatusPnlParts,
+  type Period,
+  periodSummaryJson,
+  type PeriodSummaryJson,
+  periodWindow,
+  type PositionJson,
+  renderCsv,
+  type Window
+} from "./report.ts"
+
+/** Balances could not be read from the exchange (and no recent answer is cached). */
+export class BalancesUnavailable extends Data.TaggedError("BalancesUnavailable")<{
+  readonly message: string
+}> {}
+
+export interface OpenPosition {
+  readonly symbol: string
+  readonly slot: Slot
+  readonly side: "long" | "short"
+  readonly quantity: BigDecimal.BigDecimal
+  readonly cost: BigDecimal.BigDecimal
+  readonly entryPrice: BigDecimal.BigDecimal
+  readonly markPrice: BigDecimal.BigDecimal | undefined
+  readonly unrealised: BigDecimal.BigDecimal | undefined
+  readonly leverage: number | undefined
+  readonly openedAt: Date | undefined
+}
+
+export interface PnlTotals {
+  /** All-time realised PnL (before fees), from the book. */
+  readonly realised: BigDecimal.BigDecimal
+  /** Sum over open positions whose mark price is known. */
+  readonly unrealised: BigDecimal.BigDecimal
+  /** realised + unrealised */
+  readonly total: BigDecimal.BigDecimal
+  readonly fees: BigDecimal.BigDecimal
+  /** realised − fees */
+  readonly net: BigDecimal.BigDecimal
+}
+
+export interface PnlServiceShape {
+  /**
+   * Makes sure `fill` (and every earlier stored fill) is applied; true when it is (now or before),
+   * false when no such fill is stored yet (the periodic sweep will apply it once it is).
+   */
+  readonly apply: (fill: RecordedFill) => Effect.Effect<boolean, SqlError | PnlLedgerError>
+  /** Applies every stored fill not applied yet, oldest first; the number applied. */
+  readonly catchUp: Effect.Effect<number, SqlError | PnlLedgerError>
+  readonly openPositions: Effect.Effect<ReadonlyArray<OpenPosition>, SqlError>
+  readonly totals: Effect.Effect<PnlTotals, SqlError>
+  readonly balances: Effect.Effect<ReadonlyArray<BalanceJson>, BalancesUnavailable>
+  /** `GET /pnl?period=` */
+  readonly periodSummary: (period: Period) => Effect.Effect<PeriodSummaryJson, SqlError>
+  /** `GET /reports/pnl.csv` */
+  readonly csvReport: (window: Window) => Effect.Effect<string, SqlError>
+  /** `GET /positions` items (contract shape). */
+  readonly positionsJson: Effect.Effect<ReadonlyArray<PositionJson>, SqlError>
+  /** `balances`, `pnl` and `open_positions` of `GET /bot/status` (contract shape). */
+  readonly botStatusParts: Effect.Effect<BotStatusPnlParts, SqlError>
+}
+
+export interface PnlServiceOptions {
+  /** How long a mark price is reused. Default 5 s. */
+  readonly markPriceTtl?: Duration.Input
+  /** How long balances are reused. Default 5 s. */
+  readonly balancesTtl?: Duration.Input
+  /** How long the last balances are served while the exchange fails. Default 5 min. */
+  readonly balancesMaxStale?: Duration.Input
+  /** Budget of one exchange read. Default 3 s. */
+  readonly exchangeTimeout?: Duration.Input
+  /** Period of the sweep for unapplied fills. Default RECONCILE_INTERVAL_SECONDS. */
+  readonly sweepInterval?: Duration.Input
+}
+
+const positionJson = (p: OpenPosition): PositionJson => ({
+  symbol: p.symbol,
+  side: p.side,
+  quantity: plain(p.quantity),
+  entry_price: plain(p.entryPrice),
+  mark_price: plainOrNull(p.markPrice),
+  unrealized_pnl: plainOrNull(p.unrealised),
+  leverage: p.leverage ?? null,
+  opened_at: p.openedAt?.toISOString() ?? null
+})
+
+const symbolGauge = (symbol: string) => Metric.withAttributes(realisedPnl, { symbol })
+
+export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("tvtelegrambingx/PnlService") {
+  static readonly make = (options: PnlServiceOptions = {}) =>
+    Effect.gen(function*() {
+      const config = yield* AppConfig
+      const repo = yield* PnlRepo
+      const fillEvents = yield* FillEvents
+      const exchangeOption: Option.Option<ExchangeShape> = yield* Effect.serviceOption(Exchange)
+      const exchange = exchangeOption._tag === "Some" ? exchangeOption.value : undefined
+      const markTtl = Duration.toMillis(Duration.fromInputUnsafe(options.markPriceTtl ?? "5 seconds"))
+      const balancesTtl = Duration.toMillis(Duration.fromInputUnsafe(options.balancesTtl ?? "5 seconds"))
+      const balancesMaxStale = Duration.toMillis(Duration.fromInputUnsafe(options.balancesMaxStale ?? "5 minutes"))
+      const exchangeTimeout = Duration.fromInputUnsafe(options.exchangeTimeout ?? "3 seconds")
+      const sweepInterval = Duration.fromInputUnsafe(
+        options.sweepInterval ?? Duration.seconds(config.trading.reconcileIntervalSeconds)
+      )
+
+      // --- applying fills ------------------------------------------------------------------------
+      const applying = yield* Semaphore.make(1)
+
+      const setGauges = (applied: AppliedFill) =>
+        Effect.all([
+          Metric.update(symbolGauge(applied.symbol), toMetricNumber(applied.symbolRealised)),
+          Metric.update(realisedPnlTotal, toMetricNumber(applied.totalRealised))
+        ], { discard: true })
+
+      const logApplied = (applied: AppliedFill) => {
+        const o = applied.outcome
+        const line = `PnL: fill ${applied.fillId} ${applied.symbol}/${applied.slot} applied: realised ${plain(o.realised)}, ` +
+          `position ${o.state.side ?? "flat"} ${plain(o.state.leg.quantity)}`
+        return BigDecimal.isPositive(o.ignored)
+          ? Effect.logWarning(
+            `${line}; ${plain(o.ignored)} of the fill reduced more than the ${applied.slot} leg held and was ignored ` +
+              `(was the position changed outside the bot?)`
+          )
+          : Effect.logDebug(line)
+      }
+
+      /** Applies all pending fills, one transaction each; gauges follow every commit. */
+      const catchUp = Semaphore.withPermit(
+        applying,
+        Effect.gen(function*() {
+          let count = 0
+          while (true) {
+            const applied = yield* repo.applyNext
+            if (applied === undefined) return count
+            count++
+            yield* setGauges(applied)
+            yield* logApplied(applied)
+          }
+        })
+      ).pipe(Effect.withSpan("PnlService.catch_up"))
+
+      const apply = Effect.fn("PnlService.apply")(function*(fill: RecordedFill) {
+        yield* Effect.annotateCurrentSpan({ fill_id: fill.fillId, symbol: fill.symbol })
+        yield* catchUp
+        return (yield* repo.isApplied(fill.fillId)) === true
+      })
+
+      /** Gauges from the stored book (start, so a restart does not reset them). */
+      const initGauges = Effect.gen(function*() {
+        const slots = yield* repo.slots
+        const bySymbol = new Map<string, BigDecimal.BigDecimal>()
+        for (const s of slots) bySymbol.set(s.symbol, BigDecimal.sum(bySymbol.get(s.symbol) ?? ZERO, s.state.realised))
+        for (const [symbol, realised] of bySymbol) yield* Metric.update(symbolGauge(symbol), toMetricNumber(realised))
+        yield* Metric.update(realisedPnlTotal, toMetricNumber(BigDecimal.sumAll(bySymbol.values())))
+      })
+
+      // --- mark prices and balances ----------------------------------------------------------------
+      const marks = yield* Ref.make(new Map<string, { readonly price: BigDecimal.BigDecimal; readonly at: number }>())
+
+      const markPrice = (symbol: string): Effect.Effect<BigDecimal.BigDecimal | undefined> =>
+        Effect.gen(function*() {
+          if (exchange === undefined) return undefined
+          const now = yield* Clock.currentTimeMillis
+          const cached = (yield* Ref.get(marks)).get(symbol)
+          if (cached !== undefined && now - cached.at < markTtl) return cached.price
+          return yield* exchange.markPrice(symbol).pipe(
+            Effect.timeout(exchangeTimeout),
+            Effect.tap((price) =>
+              Ref.update(marks, (m) => new Map(m).set(symbol, { price, at: now }))
+            ),
+            Effect.catchCause((cause) =>
+              Effect.as(Effect.logWarning(`PnL: no mark price for ${symbol}; unrealised PnL unknown`, cause), undefined)
+            )
+          )
+        })
+
+      const balancesCache = yield* Ref.make<{ readonly value: ReadonlyArray<BalanceJson>; readonly at: number } | undefined>(
+        undefined
+      )
+
+      const balances = Effect.gen(function*() {
+        if (exchange === undefined) {
+          return yield* new BalancesUnavailable({ message: "no exchange is configured in this process" })
+        }
+        const now = yield* Clock.currentTimeMillis
+        const cached = yield* Ref.get(balancesCache)
+        if (cached !== undefined && now - cached.at < balancesTtl) return cached.value
+        return yield* exchange.balances.pipe(
+          Effect.timeout(exchangeTimeout),
+          Effect.map((list) =>
+            list.map((b): BalanceJson => {
+              const locked = BigDecimal.subtract(b.equity, b.available)
+              return {
+                asset: b.asset,
+                free: plain(b.available),
+                locked: plain(BigDecimal.isNegative(locked) ? ZERO : locked),
+                total: plain(b.equity)
+              }
+            })
+          ),
+          Effect.tap((value) => Ref.set(balancesCache, { value, at: now })),
+          Effect.catchCause((cause) => {
+            if (cached !== undefined && now - cached.at < balancesMaxStale) {
+              return Effect.as(
+                Effect.logWarning("PnL: balances unavailable from the exchange; serving the last answer", cause),
+                cached.value
+              )
+            }
+            return Effect.andThen(
+              Effect.logWarning("PnL: balances unavailable from the exchange", cause),
+              Effect.fail(new BalancesUnavailable({ message: "the exchange did not answer the balance request" }))
+            )
+          })
+        )
+      }).pipe(Effect.withSpan("PnlService.balances"))
+
+      // --- positions and totals ------------------------------------------------------------------
+      const toOpen = (s: StoredSlot, mark: BigDecimal.BigDecimal | undefined): OpenPosition => {
+        const side = s.state.side!
+        return {
+          symbol: s.symbol,
+          slot: s.slot,
+          side,
+          quantity: s.state.leg.quantity,
+          cost: s.state.leg.cost,
+          entryPrice: averagePrice(s.state.leg)!,
+          markPrice: mark,
+          unrealised: mark === undefined ? undefined : unrealisedOf(side, s.state.leg, mark),
+          leverage: s.state.leverage,
+          openedAt: s.state.openedAt
+        }
+      }
+
+      const withMarks = (slots: ReadonlyArray<StoredSlot>) =>
+        Effect.gen(function*() {
+          const open = slots.filter((s) => s.state.side !== undefined)
+          const symbols = [...new Set(open.map((s) => s.symbol))]
+          const prices = yield* Effect.forEach(symbols, markPrice, { concurrency: "unbounded" })
+          const bySymbol = new Map(symbols.map((symbol, i) => [symbol, prices[i]]))
+          return open.map((s) => toOpen(s, bySymbol.get(s.symbol)))
+        })
+
+      const sumUnrealised = (positions: ReadonlyArray<OpenPosition>) =>
+        BigDecimal.sumAll(positions.map((p) => p.unrealised ?? ZERO))
+
+      const totalsOf = (slots: ReadonlyArray<StoredSlot>, positions: ReadonlyArray<OpenPosition>): PnlTotals => {
+        const realised = BigDecimal.sumAll(slots.map((s) => s.state.realised))
+        const fees = BigDecimal.sumAll(slots.map((s) => s.state.fees))
+        const unrealised = sumUnrealised(positions)
+        return {
+          realised,
+          unrealised,
+          total: BigDecimal.sum(realised, unrealised),
+          fees,
+          net: BigDecimal.subtract(realised, fees)
+        }
+      }
+
+      const openPositions = Effect.flatMap(repo.slots, withMarks).pipe(Effect.withSpan("PnlService.open_positions"))
+
+      const totals = Effect.gen(function*() {
+        const slots = yield* repo.slots
+        return totalsOf(slots, yield* withMarks(slots))
+      }).pipe(Effect.withSpan("PnlService.totals"))
+
+      const periodSummary = Effect.fn("PnlService.period_summary")(function*(period: Period) {
+        const now = new Date(yield* Clock.currentTimeMillis)
+        const window = periodWindow(period, now)
+        const rows = yield* repo.periodBySymbol(window.from, window.to)
+        const positions = yield* openPositions
+        return periodSummaryJson(period, window, rows, sumUnrealised(positions))
+      })
+
+      const csvReport = Effect.fn("PnlService.csv_report")(function*(window: Window) {
+        return renderCsv(yield* repo.fillsReport(window.from, window.to))
+      })
+
+      const botStatusParts = Effect.gen(function*() {
+        const slots = yield* repo.slots
+        const [positions, balanceList] = yield* Effect.all([
+          withMarks(slots),
+          balances.pipe(Effect.catchTag("BalancesUnavailable", () => Effect.succeed([] as ReadonlyArray<BalanceJson>)))
+        ], { concurrency: "unbounded" })
+        const t = totalsOf(slots, positions)
+        const parts: BotStatusPnlParts = {
+          balances: balanceList,
+          pnl: {
+            realized: plain(t.realised),
+            unrealized: plain(t.unrealised),
+            total: plain(t.total),
+            fees: plain(t.fees),
+            net: plain(t.net)
+          },
+          open_positions: positions.map(positionJson)
+        }
+        return parts
+      }).pipe(Effect.withSpan("PnlService.bot_status_parts"))
+
+      // --- start: gauges from the book, subscribe, catch up, then keep sweeping ----------------------
+      if (exchange === undefined) {
+        yield* Effect.logWarning("PnL: no exchange layer in this process: mark prices and balances are unavailable")
+      }
+      yield* initGauges
+      const reportFailure = (what: string) => (cause: unknown) => Effect.logError(`PnL: ${what} failed`, cause)
+      const subscription = yield* fillEvents.subscribe
+      yield* catchUp.pipe(
+        Effect.tap((n) => n > 0 ? Effect.logInfo(`PnL: applied ${n} stored fill(s) at start`) : Effect.void),
+        Effect.catchCause(reportFailure("applying stored fills at start"))
+      )
+      yield* Effect.gen(function*() {
+        while (true) {
+          // Waits for a fill; a burst of fills needs one catch-up, so take all that are waiting.
+          yield* PubSub.takeAll(subscription)
+          yield* catchUp.pipe(Effect.catchCause(reportFailure("applying a new fill")))
+        }
+      }).pipe(Effect.forkScoped)
+      yield* catchUp.pipe(
+        Effect.catchCause(reportFailure("the periodic fill sweep")),
+        Effect.repeat(Schedule.spaced(sweepInterval)),
+        Effect.delay(sweepInterval),
+        Effect.forkScoped
+      )
+
+      return PnlService.of({
+        apply,
+        catchUp,
+        openPositions,
+        totals,
+        balances,
+        periodSummary,
+        csvReport,
+        positionsJson: Effect.map(openPositions, (ps) => ps.map(positionJson)),
+        botStatusParts
+      })
+    })
+
+  /** Needs AppConfig, PnlRepo, FillEvents, and reads Exchange when provided. */
+  static readonly layerNoDeps = (options: PnlServiceOptions = {}) => Layer.effect(PnlService, PnlService.make(options))
+
+  /** Needs AppConfig, SqlClient, FillEvents (and Exchange when one is provided). */
+  static readonly layerWith = (options: PnlServiceOptions) =>
+    PnlService.layerNoDeps(options).pipe(Layer.provide(PnlRepo.layer))
+
+  static readonly layer = PnlService.layerWith({})
+}
