@@ -14,7 +14,10 @@ import { Cause, ConfigProvider, Context, Effect, Exit, Layer, Runtime } from "ef
 import { AppConfig, type AppConfigShape, ConfigInvalid, loadConfig, processConfigProvider, type Role } from "./config.ts"
 import { AuditLog } from "./audit/AuditLog.ts"
 import * as Database from "./db/Database.ts"
-import { ApiListener, BotMetricsListener, layerApiServer, layerBotMetricsServer, type ListenAddress } from "./http/servers.ts"
+import { BotBackend } from "./bot/BotBackend.ts"
+import { botApiRoutes, type TelegramOptions, telegramLayers } from "./bot/layers.ts"
+import { ApiListener, BotMetricsListener, layerApiServer, layerBotMetricsServerWith, type ListenAddress } from "./http/servers.ts"
+import type { Notifier } from "./notify/Notifier.ts"
 import { FillEvents } from "./orders/FillEvents.ts"
 import { SignalQueue } from "./orders/SignalQueue.ts"
 import { Secrets, type TokenAnnouncer } from "./security/Secrets.ts"
@@ -35,32 +38,48 @@ export interface AppOverrides {
   readonly database?: Layer.Layer<Database.DatabaseServices, Database.DatabaseStartError, AppConfig>
   /** Where generated tokens are printed (default: stdout, once). */
   readonly announceToken?: TokenAnnouncer
+  /** Telegram tuning (tests shorten retry delays and queue sizes). */
+  readonly telegram?: TelegramOptions
 }
 
 /** Services of the backend (roles api and all), on the database. */
-const backendServices = (overrides: AppOverrides) =>
+const backendServices = (overrides: AppOverrides, notifier: Layer.Layer<Notifier, never, AppConfig>) =>
   Layer.mergeAll(
     overrides.announceToken ? Secrets.layerWith(overrides.announceToken) : Secrets.layer,
     BotSettings.layer,
     SignalQueue.layer,
-    FillEvents.layer
+    FillEvents.layer,
+    notifier
   ).pipe(
     Layer.provideMerge(AuditLog.layer),
     Layer.provideMerge(overrides.database ?? Database.layer)
   )
 
 /** Feature routes on :8000 (each capability adds its route layer here). */
-const apiRoutes = Layer.empty
+const apiRoutes = Layer.mergeAll(botApiRoutes)
 
 /** The whole application for the configured role. Requires only `AppConfig`. */
 export const appLayer = (overrides: AppOverrides = {}) =>
   Layer.unwrap(Effect.gen(function*() {
     const config = yield* AppConfig
     const role = config.role
+    const telegram = telegramLayers(config, overrides.telegram)
+    const backend = backendServices(overrides, telegram.notifier)
+    // The bot: in-process backend in role all, the HTTP client in role bot (none in role api).
+    const telegramBot = role === "all"
+      ? telegram.bot(BotBackend.layerLocal.pipe(Layer.provide(backend)))
+      : telegram.bot(BotBackend.layerHttp)
     const api = role === "bot"
       ? Layer.empty
-      : layerApiServer(apiRoutes).pipe(Layer.provideMerge(backendServices(overrides)))
-    const bot = role === "api" ? Layer.empty : layerBotMetricsServer
+      : layerApiServer(Layer.mergeAll(apiRoutes, role === "all" ? telegramBot.routes : Layer.empty)).pipe(
+        Layer.provideMerge(backend)
+      )
+    const bot = role === "api"
+      ? Layer.empty
+      : Layer.mergeAll(
+        layerBotMetricsServerWith(role === "bot" ? telegramBot.routes : undefined),
+        telegramBot.run
+      )
     const info = Layer.effect(
       AppInfo,
       Effect.gen(function*() {
