@@ -99,6 +99,13 @@ const prepare = (options: TelegramBotOptions) =>
     return { bot, client, config, setup, retried, getMe } as const
   })
 
+const TOKEN_REFUSED =
+  "Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized): the bot stays off; trading and the API keep running"
+
+/** A start-up call Telegram refused for good (bad token, bad API root): one error line, bot off. */
+const reportStartFailure = (e: TelegramCallFailed) =>
+  Effect.logError(e.code === 401 ? TOKEN_REFUSED : `Telegram start-up failed (${e.method}: ${e.message}); the bot stays off`)
+
 /** Long polling, restarted until the layer closes. */
 const startPolling = (options: TelegramBotOptions) =>
   Effect.gen(function*() {
@@ -111,11 +118,7 @@ const startPolling = (options: TelegramBotOptions) =>
         }).pipe(Effect.result)
         if (result._tag === "Success") return
         const code = (result.failure as { error_code?: number }).error_code
-        if (code === 401) {
-          return yield* Effect.logError(
-            "Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized): the bot stays off; trading and the API keep running"
-          )
-        }
+        if (code === 401) return yield* Effect.logError(TOKEN_REFUSED)
         if (code === 409) {
           yield* Effect.logError(
             "Telegram polling conflict (409): another process polls this bot token or a webhook is set; retrying later"
@@ -128,7 +131,7 @@ const startPolling = (options: TelegramBotOptions) =>
       }
     })
     yield* Effect.addFinalizer(() => Effect.tryPromise(() => bot.stop()).pipe(Effect.timeout("5 seconds"), Effect.ignore))
-    yield* setup.pipe(Effect.andThen(poll), Effect.forkScoped)
+    yield* setup.pipe(Effect.andThen(poll), Effect.catch(reportStartFailure), Effect.forkScoped)
   })
 
 /** Webhook mode: setWebhook with the secret; updates come in through the returned handler. */
@@ -158,11 +161,7 @@ const startWebhook = (options: TelegramBotOptions, url: string, secret: Redacted
           signal
         ))
     )
-    yield* setup.pipe(
-      Effect.andThen(setWebhook),
-      Effect.catch((e) => Effect.logError(`Telegram webhook could not be set: ${e.message}`)),
-      Effect.forkScoped
-    )
+    yield* setup.pipe(Effect.andThen(setWebhook), Effect.catch(reportStartFailure), Effect.forkScoped)
     return TelegramWebhook.of({
       path: webhookPath(url),
       handle: (update, header) =>

@@ -11,7 +11,7 @@
  * - answerCallbackQuery (once per query), setMyCommands, getMe, deleteWebhook, setWebhook,
  *   getWebhookInfo.
  * - Faults: `inject429(method, count, retryAfter)`, `setDown(true)` (connections are cut: the
- *   client sees a network error).
+ *   client sees a network error), `blockedChats` (403 "bot was blocked by the user").
  * - Users: `sendText(user, "/status")` and `press(user, message, data)` queue updates.
  */
 import * as Http from "node:http"
@@ -154,6 +154,8 @@ export class FakeTelegram {
   readonly calls: Array<ApiCall> = []
   commands: ReadonlyArray<{ command: string; description: string }> | undefined
   webhook: { url: string; secret_token: string | undefined } | undefined
+  /** Chats that blocked the bot: sendMessage answers 403. */
+  readonly blockedChats = new Set<string>()
   readonly callbackAnswers = new Map<string, { text: string | undefined; show_alert: boolean }>()
   private readonly messagesByChat = new Map<string, Array<FakeMessage>>()
   private readonly updates: Array<Record<string, unknown> & { update_id: number }> = []
@@ -488,6 +490,7 @@ export class FakeTelegram {
       case "sendmessage": {
         const chatId = payload.chat_id
         if (typeof chatId !== "number" && typeof chatId !== "string") throw badRequest("chat_id is empty")
+        if (this.blockedChats.has(String(chatId))) throw new ApiFailure(403, "Forbidden: bot was blocked by the user")
         const rendered = this.render(payload)
         const reply_markup = this.validateMarkup(payload.reply_markup)
         const message: FakeMessage = {
