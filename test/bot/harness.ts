@@ -158,9 +158,11 @@ async (env = {}) => {
 export const inProcessNotifier = async (
   env: Readonly<Record<string, string>> = {},
   options: TelegramOptions = FAST,
-  logger: Layer.Layer<never> = quietLogger
+  logger: Layer.Layer<never> = quietLogger,
+  /** An existing fake (the two-process layout shares one); otherwise a new one, closed with this. */
+  shared?: FakeTelegram
 ) => {
-  const telegram = await FakeTelegram.start()
+  const telegram = shared ?? (await FakeTelegram.start())
   const raw: Record<string, string> = {
     ROLE: "api",
     TELEGRAM_BOT_TOKEN: telegram.token,
@@ -183,7 +185,7 @@ export const inProcessNotifier = async (
     notify: (n: Notification) => Effect.runPromise(notifier.notify(n).pipe(Effect.provide(logger))),
     close: async () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
-      await telegram.close()
+      if (shared === undefined) await telegram.close()
     }
   }
 }
