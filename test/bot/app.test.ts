@@ -16,7 +16,8 @@ import { ADMIN_IDS, ALICE, API_TOKEN, FAST, MALLORY, quietLogger } from "./harne
 import { ready, say } from "./scenarios.ts"
 
 const withAllRole = <A, E>(
-  f: (telegram: FakeTelegram) => Effect.Effect<A, E, AppInfo | SqlClient.SqlClient | BotSettings | Notifier>
+  f: (telegram: FakeTelegram) => Effect.Effect<A, E, AppInfo | SqlClient.SqlClient | BotSettings | Notifier>,
+  env: Record<string, string> = {}
 ) =>
   Effect.gen(function*() {
     const telegram = yield* Effect.acquireRelease(Effect.promise(() => FakeTelegram.start()), (t) => Effect.promise(() => t.close()))
@@ -33,7 +34,8 @@ const withAllRole = <A, E>(
       TELEGRAM_BOT_TOKEN: telegram.token,
       TELEGRAM_API_ROOT: telegram.apiRoot,
       TELEGRAM_ADMIN_IDS: ADMIN_IDS,
-      ...dbEnv
+      ...dbEnv,
+      ...env
     })
     return yield* f(telegram).pipe(
       Effect.provide(appLayer({ telegram: FAST }).pipe(Layer.provide(config), Layer.provide(quietLogger))),
@@ -146,4 +148,38 @@ describe("the bot in --role all", () => {
         })
       })
     ), 60_000)
+
+  it.live("webhook mode: Telegram's POSTs are served on the API port, checked against the secret", () =>
+    withAllRole((telegram) =>
+      Effect.gen(function*() {
+        const api = (yield* AppInfo).api!.url
+        yield* Effect.promise(() => telegram.waitFor(() => telegram.webhook, 15_000, "setWebhook"))
+        expect(telegram.webhook).toEqual({ url: "https://bot.example.com/tg/updates", secret_token: "hook_secret-1" })
+        const update = {
+          update_id: 7,
+          message: {
+            message_id: 1,
+            date: 1,
+            chat: { id: ALICE.id, type: "private", first_name: "Alice" },
+            from: { id: ALICE.id, is_bot: false, first_name: "Alice", username: "alice" },
+            text: "/status",
+            entities: [{ type: "bot_command", offset: 0, length: 7 }]
+          }
+        }
+        const send = (secret: string) =>
+          Effect.promise(() =>
+            fetch(`${api}/tg/updates`, {
+              method: "POST",
+              headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": secret },
+              body: JSON.stringify(update)
+            }).then((r) => r.status)
+          )
+        expect(yield* send("not-the-secret")).toBe(401)
+        expect(yield* send("hook_secret-1")).toBe(200)
+        const reply = yield* Effect.promise(() =>
+          telegram.waitFor(() => telegram.messages(ALICE.id).find((m) => m.text.includes("Automation Status")), 10_000, "reply")
+        )
+        expect(reply.text).toContain("Leverage: x7")
+        expect(telegram.callsOf("getUpdates")).toHaveLength(0)
+      }), { TELEGRAM_WEBHOOK_URL: "https://bot.example.com/tg/updates", TELEGRAM_WEBHOOK_SECRET: "hook_secret-1" }), 60_000)
 })

@@ -98,4 +98,28 @@ describe("the --role bot process", () => {
       await p.backend.close()
     }
   }, 60_000)
+
+  it("webhook mode: the bot process serves Telegram's POSTs on its :9000 listener", async () => {
+    const p = await startBotProcess({ TELEGRAM_WEBHOOK_URL: "https://bot.example.com/hook", TELEGRAM_WEBHOOK_SECRET: "proc_secret" })
+    try {
+      await p.telegram.waitFor(() => p.telegram.webhook, 15_000, "setWebhook")
+      expect(p.telegram.webhook?.secret_token).toBe("proc_secret")
+      p.telegram.sendText(ALICE, "/help")
+      // In webhook mode nothing polls; deliver the queued update the way Telegram would.
+      const res = await fetch(`${p.app.botMetricsUrl}/hook`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": "proc_secret" },
+        body: JSON.stringify(await p.telegram.waitFor(() => p.telegram.pendingUpdates()[0], 5_000, "update"))
+      })
+      expect(res.status).toBe(200)
+      await p.telegram.waitFor(() => p.telegram.messages(ALICE.id).find((m) => m.text.includes("Control Bot")), 10_000, "help")
+      expect(p.telegram.callsOf("getUpdates")).toHaveLength(0)
+      expect((await fetch(`${p.app.botMetricsUrl}/metrics`)).status).toBe(200)
+    } finally {
+      await p.api.close()
+      expect(await p.app.stop("SIGTERM")).toBe(0)
+      await p.telegram.close()
+      await p.backend.close()
+    }
+  }, 60_000)
 })

@@ -275,6 +275,11 @@ export class FakeTelegram {
     return this.calls.filter((c) => c.method === method.toLowerCase())
   }
 
+  /** Updates queued and not confirmed (webhook-mode tests deliver them themselves). */
+  pendingUpdates(): ReadonlyArray<Record<string, unknown>> {
+    return [...this.updates]
+  }
+
   /** Updates not yet confirmed by getUpdates offsets. */
   get unconfirmedUpdates(): number {
     return this.updates.length
