@@ -11,7 +11,8 @@ import { telegramLayers } from "../../src/bot/layers.ts"
 import { AppConfig, loadConfig } from "../../src/config.ts"
 import { Notifier } from "../../src/notify/Notifier.ts"
 import { FakeTelegram } from "../fakes/telegram.ts"
-import { ADMIN_IDS, ALICE, capturingLogger, FAST, inProcessHarness, MALLORY, quietLogger } from "./harness.ts"
+import { FakeBackend } from "../fakes/backend.ts"
+import { ADMIN_IDS, ALICE, API_TOKEN, capturingLogger, FAST, inProcessHarness, MALLORY, quietLogger, signalNotification } from "./harness.ts"
 import { ready, say, withHarness } from "./scenarios.ts"
 
 const updates = (type: string) =>
@@ -179,5 +180,55 @@ describe("Telegram bot lifecycle", () => {
       expect(notAnUpdate.status).toBe(400)
       expect(telegram.callsOf("getUpdates")).toHaveLength(0)
       yield* Effect.promise(() => ready(telegram))
+    }).pipe(Effect.scoped), 30_000)
+
+  it.live("webhook mode: two presses of one approve button handled at once make one backend call", () =>
+    Effect.gen(function*() {
+      const telegram = yield* Effect.acquireRelease(Effect.promise(() => FakeTelegram.start()), (t) => Effect.promise(() => t.close()))
+      const memory = new MemoryBackend()
+      const backend = yield* Effect.acquireRelease(Effect.promise(() => FakeBackend.start(memory, API_TOKEN)), (b) => Effect.promise(() => b.close()))
+      const config = yield* Effect.promise(() =>
+        configFor({
+          TELEGRAM_BOT_TOKEN: telegram.token,
+          TELEGRAM_API_ROOT: telegram.apiRoot,
+          TELEGRAM_ADMIN_IDS: ADMIN_IDS,
+          TELEGRAM_WEBHOOK_URL: "https://bot.example.com/hook",
+          TELEGRAM_WEBHOOK_SECRET: "secret",
+          BACKEND_BASE_URL: backend.url,
+          API_TOKEN
+        })
+      )
+      const parts = telegramLayers(config, FAST)
+      const bot = parts.bot(BotBackend.layerHttp)
+      const server = HttpRouter.serve(bot.routes, { disableLogger: true, disableListenLog: true }).pipe(
+        Layer.provideMerge(NodeHttpServer.layerTest)
+      )
+      const context = yield* Layer.build(
+        Layer.mergeAll(server, bot.run, parts.notifier).pipe(Layer.provide(Layer.succeed(AppConfig, config)), Layer.provide(quietLogger))
+      )
+      const client = context.mapUnsafe.get(HttpClient.HttpClient.key) as HttpClient.HttpClient
+      const notifier = context.mapUnsafe.get(Notifier.key) as Notifier["Service"]
+      yield* Effect.promise(() => telegram.waitFor(() => telegram.webhook, 10_000, "setWebhook"))
+
+      const { order, signal } = memory.addSignal({ symbol: "BTC-USDT", action: "buy", quantity: "1" })
+      yield* notifier.notify(signalNotification({ signalId: signal.id, orderId: order.id, symbol: "BTC-USDT", action: "buy", quantity: "1", price: null }))
+      const message = yield* Effect.promise(() =>
+        telegram.waitFor(() => telegram.messages(ALICE.id).find((m) => m.text.includes("New signal")), 10_000, "approval message")
+      )
+      backend.delayMs = 300
+      const first = telegram.press(ALICE, message, `approve:${order.id}`)
+      const second = telegram.press(ALICE, message, `approve:${order.id}`)
+      const deliver = (update: Record<string, unknown>) =>
+        client.execute(HttpClientRequest.post("/hook").pipe(
+          HttpClientRequest.bodyJsonUnsafe(update),
+          HttpClientRequest.setHeader("x-telegram-bot-api-secret-token", "secret")
+        ))
+      const updates = telegram.pendingUpdates().filter((u) => "callback_query" in u)
+      const statuses = yield* Effect.all(updates.map(deliver), { concurrency: "unbounded" })
+      expect(statuses.map((r) => r.status)).toEqual([200, 200])
+      expect(backend.requestsTo("POST", `/orders/${order.id}/approve`)).toHaveLength(1)
+      expect(telegram.callbackAnswers.get(first)).toEqual({ text: `Order ${order.id} approved`, show_alert: false })
+      expect(telegram.callbackAnswers.get(second)).toEqual({ text: `Order ${order.id} is already being approved…`, show_alert: true })
+      expect(memory.findOrder(order.id)?.status).toBe("pending")
     }).pipe(Effect.scoped), 30_000)
 })
