@@ -93,7 +93,8 @@ const prepare = (options: TelegramBotOptions) =>
         Effect.tapError((e) => Effect.logWarning(`start-up status could not be loaded: ${e.message}`)),
         Effect.option
       )
-      yield* outbox.offer({ kind: "startup", text: botStartupText(state._tag === "Some" ? state.value : undefined) })
+      const text = botStartupText(state._tag === "Some" ? state.value : undefined)
+      yield* outbox.offer({ kind: "startup", render: () => ({ text }) })
     })
 
     return { bot, client, config, setup, retried, getMe } as const

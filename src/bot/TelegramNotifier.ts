@@ -16,10 +16,12 @@ export const makeTelegramNotifier = Effect.gen(function*() {
   const notify = (n: Notification) =>
     outbox.offer({
       kind: n._tag,
-      text: notificationText(n),
-      ...(n._tag === "SignalReceived" && n.orderStatus === "awaiting_approval"
-        ? { keyboard: approvalKeyboard(n.orderId) }
-        : {})
+      render: () => ({
+        text: notificationText(n),
+        ...(n._tag === "SignalReceived" && n.orderStatus === "awaiting_approval"
+          ? { keyboard: approvalKeyboard(n.orderId) }
+          : {})
+      })
     }).pipe(
       Effect.asVoid,
       Effect.catchCause((cause) => Effect.logError("could not queue a Telegram notification", cause))

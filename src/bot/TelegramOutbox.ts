@@ -18,12 +18,17 @@ import { AppConfig, type AppConfigShape } from "../config.ts"
 import { notificationsDropped } from "../telemetry/metrics.ts"
 import { TelegramCallFailed, TelegramClient } from "./TelegramClient.ts"
 
-export interface OutgoingMessage {
-  /** What it is, for logs ("SignalReceived", "startup"…). */
-  readonly kind: string
+export interface RenderedMessage {
   /** Telegram HTML, already escaped and under 4096 visible characters. */
   readonly text: string
   readonly keyboard?: InlineKeyboardMarkup
+}
+
+export interface OutgoingMessage {
+  /** What it is, for logs ("SignalReceived", "startup"…). */
+  readonly kind: string
+  /** Builds the text when it is sent (formatting stays off the caller's path, e.g. the webhook). */
+  readonly render: () => RenderedMessage
 }
 
 export interface OutboxOptions {
@@ -80,15 +85,15 @@ export class TelegramOutbox extends Context.Service<TelegramOutbox, {
         Schedule.while(({ input }) => input.transient)
       )
 
-      const sendTo = (chatId: ChatId, message: OutgoingMessage) =>
+      const sendTo = (chatId: ChatId, message: OutgoingMessage, rendered: RenderedMessage) =>
         client.call("sendMessage", (signal) =>
           client.bot.api.sendMessage(
             chatId,
-            message.text,
+            rendered.text,
             {
               parse_mode: "HTML",
               link_preview_options: { is_disabled: true },
-              ...(message.keyboard === undefined ? {} : { reply_markup: message.keyboard })
+              ...(rendered.keyboard === undefined ? {} : { reply_markup: rendered.keyboard })
             },
             signal
           )).pipe(
@@ -110,7 +115,11 @@ export class TelegramOutbox extends Context.Service<TelegramOutbox, {
           )
 
       const deliver = (message: OutgoingMessage) =>
-        Effect.forEach(recipients, (chatId) => sendTo(chatId, message), { discard: true }).pipe(
+        Effect.gen(function*() {
+          const rendered = message.render()
+          yield* Effect.forEach(recipients, (chatId) => sendTo(chatId, message, rendered), { discard: true })
+        }).pipe(
+          Effect.catchDefect((defect) => Effect.logError(`could not render a ${message.kind} notification`, defect)),
           Effect.withSpan("TelegramOutbox.deliver", { attributes: { kind: message.kind } })
         )
 

@@ -183,7 +183,7 @@ export const makeHttp = Effect.gen(function*() {
             username: entry.actor.username ?? null,
             action: entry.action,
             payload: entry.payload,
-            result: entry.result
+            result: entry.result.slice(0, 500)
           }
         })
       }).pipe(

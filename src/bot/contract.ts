@@ -216,15 +216,6 @@ export interface BotAuditEntry {
   readonly result: string
 }
 
-export const AuditRequest = Schema.Struct({
-  actor_id: Schema.String.check(Schema.isPattern(/^\d{1,20}$/, { expected: "a Telegram user id" })),
-  username: Schema.NullOr(Schema.String),
-  action: Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_.:/-]{1,64}$/, { expected: "an action name such as command./status" })),
-  payload: Schema.Record(Schema.String, Schema.Unknown),
-  result: Schema.String.check(Schema.isMaxLength(500))
-})
-export type AuditRequest = typeof AuditRequest.Type
-
 // ---------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------
