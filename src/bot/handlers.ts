@@ -164,13 +164,13 @@ export const installHandlers = Effect.fnUntraced(function*(bot: Bot, config: App
         Effect.annotateLogs({ telegram_user_id: from.id, telegram_username: from.username ?? null })
       )
       const text = ctx.message?.text
+      if (kind === "callback") yield* answer(ctx, UNAUTHORIZED_TEXT, true)
+      // In groups, only answer commands (a group's chatter is not addressed to the bot).
+      else if (ctx.chat?.type === "private" || (text ?? "").startsWith("/")) yield* reply(ctx, UNAUTHORIZED_TEXT)
       yield* audit(ctx, `unauthorized.${kind}`, { result: "denied" }, {
         ...(text === undefined ? {} : { text: clip(text, 100) }),
         ...(ctx.callbackQuery?.data === undefined ? {} : { data: ctx.callbackQuery.data })
       })
-      if (kind === "callback") yield* answer(ctx, UNAUTHORIZED_TEXT, true)
-      // In groups, only answer commands (a group's chatter is not addressed to the bot).
-      else if (ctx.chat?.type === "private" || (text ?? "").startsWith("/")) yield* reply(ctx, UNAUTHORIZED_TEXT)
     }).pipe(Effect.catchCause((cause) => Effect.logError("handling an unauthorized update failed", cause))))
   })
 

@@ -12,7 +12,7 @@ import { AppConfig, loadConfig } from "../../src/config.ts"
 import { Notifier } from "../../src/notify/Notifier.ts"
 import { FakeTelegram } from "../fakes/telegram.ts"
 import { FakeBackend } from "../fakes/backend.ts"
-import { ADMIN_IDS, ALICE, API_TOKEN, capturingLogger, FAST, inProcessHarness, MALLORY, quietLogger, signalNotification } from "./harness.ts"
+import { ADMIN_IDS, ALICE, API_TOKEN, BOB, capturingLogger, FAST, inProcessHarness, MALLORY, quietLogger, signalNotification } from "./harness.ts"
 import { ready, say, withHarness } from "./scenarios.ts"
 
 const updates = (type: string) =>
@@ -25,13 +25,26 @@ const configFor = (env: Record<string, string>) =>
   Effect.runPromise(loadConfig.pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromUnknown(env))))
 
 describe("Telegram bot lifecycle", () => {
-  it("answers through a 429 storm on every method (retry_after honoured)", () =>
-    withHarness(inProcessHarness("memory"), async ({ telegram }) => {
-      telegram.inject429("*", 3, 1)
-      const reply = await say(telegram, ALICE, "/status")
-      expect(reply.text).toContain("Automation Status")
-      expect(telegram.calls.filter((c) => c.outcome === 429)).toHaveLength(3)
-    }), 30_000)
+  it("answers through a 429 storm on polling and replies (retry_after honoured)", () =>
+    withHarness(
+      inProcessHarness("memory", { telegram: { ...FAST, client: { ...FAST.client, maxRetryAttempts: 3 } } }),
+      async ({ telegram }) => {
+        await telegram.waitForMessages(BOB.id, 1) // every start-up message is out
+        telegram.inject429("getUpdates", 2, 1)
+        telegram.inject429("sendMessage", 3, 1)
+        const reply = await say(telegram, ALICE, "/status")
+        expect(reply.text).toContain("Automation Status")
+        await telegram.waitFor(() => telegram.callsOf("getUpdates").filter((c) => c.outcome === 429).length === 2, 10_000, "polls")
+        const sends = telegram.callsOf("sendMessage").filter((c) => c.at >= telegram.callsOf("getUpdates")[0]!.at)
+        const limited = sends.filter((c) => c.outcome === 429)
+        expect(limited).toHaveLength(3)
+        // Each retry came only after retry_after (1 s).
+        for (const c of limited) {
+          const next = sends.find((x) => x.at > c.at)!
+          expect(next.at - c.at).toBeGreaterThanOrEqual(950)
+        }
+      }
+    ), 30_000)
 
   it("keeps working after Telegram was down; what was sent meanwhile is answered", () =>
     withHarness(inProcessHarness("memory"), async ({ telegram }) => {
