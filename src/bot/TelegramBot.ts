@@ -6,7 +6,7 @@
  * - long polling (default): grammY's `bot.start`, restarted after failures; 401 (bad token) stops
  *   the bot with one error line, 409 (another poller) is retried every 30 s;
  * - webhook (`TELEGRAM_WEBHOOK_URL` + `TELEGRAM_WEBHOOK_SECRET`): `setWebhook` with the secret,
- *   and updates arrive through `TelegramWebhook.handle` (see webhookRoute.ts), checked by grammY's
+ *   and updates arrive through `TelegramWebhook.handle` (see routes.ts), checked by grammY's
  *   constant-time secret comparison.
  * Closing the layer stops polling (bounded wait). Telegram being down never fails the layer.
  */
