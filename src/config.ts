@@ -303,6 +303,38 @@ const chatId = (name: string) =>
     return Effect.fail(invalid(name, `${show(v)} is not a chat id (a number, or @channelname)`, "-1001234567890"))
   })
 
+/** Webhook mode: TELEGRAM_WEBHOOK_URL (http/https) needs TELEGRAM_WEBHOOK_SECRET (Telegram's secret_token rules). */
+const telegramWebhook = Effect.gen(function*() {
+  const url = yield* optStr("TELEGRAM_WEBHOOK_URL")
+  const webhookSecret = yield* raw("TELEGRAM_WEBHOOK_SECRET")
+  if (url === undefined) return { webhookUrl: undefined, webhookSecret: webhookSecret === undefined ? undefined : Redacted.make(webhookSecret) }
+  const example = "https://bot.example.com/telegram/webhook"
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return yield* invalid("TELEGRAM_WEBHOOK_URL", `${show(url)} is not a URL`, example)
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
+    return yield* invalid("TELEGRAM_WEBHOOK_URL", `${show(url)} must start with https://`, example)
+  }
+  if (webhookSecret === undefined) {
+    return yield* invalid(
+      "TELEGRAM_WEBHOOK_SECRET",
+      "is required when TELEGRAM_WEBHOOK_URL is set (Telegram sends it with every update)",
+      "a-long-random-string_1"
+    )
+  }
+  if (!/^[A-Za-z0-9_-]{1,256}$/.test(webhookSecret)) {
+    return yield* invalid(
+      "TELEGRAM_WEBHOOK_SECRET",
+      "must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram's secret_token rules)",
+      "a-long-random-string_1"
+    )
+  }
+  return { webhookUrl: url, webhookSecret: Redacted.make(webhookSecret) }
+})
+
 const otlpHeaders = Effect.flatMap(raw("TELEMETRY_OTLP_HEADERS"), (v) => {
   if (v === undefined) return Effect.succeed(Redacted.make<Readonly<Record<string, string>>>({}))
   const bad = invalid(
@@ -442,8 +474,7 @@ export const loadConfig: Effect.Effect<AppConfigShape, ConfigInvalid> = Effect.g
       chatId: yield* chatId("TELEGRAM_CHAT_ID"),
       broadcastChatId: yield* chatId("BOT_BROADCAST_CHAT_ID"),
       apiRoot: yield* httpUrl("TELEGRAM_API_ROOT", "https://api.telegram.org"),
-      webhookUrl: yield* optStr("TELEGRAM_WEBHOOK_URL"),
-      webhookSecret: yield* secret("TELEGRAM_WEBHOOK_SECRET"),
+      ...(yield* telegramWebhook),
       backendBaseUrl: yield* httpUrl("BACKEND_BASE_URL", "http://localhost:8000"),
       backendTimeoutSeconds: yield* decimalNumber("BOT_BACKEND_TIMEOUT", 10, 0.1, 300),
       reportLimit: yield* int("BOT_REPORT_LIMIT", 5, 1, 100)

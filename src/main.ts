@@ -14,9 +14,11 @@ import { Cause, ConfigProvider, Context, Effect, Exit, Layer, Runtime } from "ef
 import { AppConfig, type AppConfigShape, ConfigInvalid, loadConfig, processConfigProvider, type Role } from "./config.ts"
 import { AuditLog } from "./audit/AuditLog.ts"
 import * as Database from "./db/Database.ts"
+import { BotBackend } from "./bot/BotBackend.ts"
+import { botApiRoutes, type TelegramOptions, telegramLayers } from "./bot/layers.ts"
 import type { Exchange } from "./exchange/Exchange.ts"
-import { ApiListener, BotMetricsListener, layerApiServer, layerBotMetricsServer, type ListenAddress } from "./http/servers.ts"
-import { Notifier } from "./notify/Notifier.ts"
+import { ApiListener, BotMetricsListener, layerApiServer, layerBotMetricsServerWith, type ListenAddress } from "./http/servers.ts"
+import type { Notifier } from "./notify/Notifier.ts"
 import { FillEvents } from "./orders/FillEvents.ts"
 import { SignalQueue } from "./orders/SignalQueue.ts"
 import { PnlService } from "./pnl/PnlService.ts"
@@ -50,10 +52,12 @@ export interface AppOverrides {
   readonly logSink?: LogSink
   /** Where the first-start TradingView alert setup (with the secret) is printed (default: stdout). */
   readonly printAlertSetup?: Printer
-  /** How notifications are delivered (default: nowhere, `Notifier.layerNoop`). */
+  /** How notifications are delivered (default: Telegram when TELEGRAM_BOT_TOKEN is set, else nowhere). */
   readonly notifier?: Layer.Layer<Notifier>
   /** The exchange (tests: a fake). */
   readonly exchange?: Layer.Layer<Exchange>
+  /** Telegram tuning (tests shorten retry delays and queue sizes). */
+  readonly telegram?: TelegramOptions
 }
 
 /** The parts of /bot/status owned by other services. */
@@ -63,7 +67,7 @@ const statusParts = BotStatusParts.layerFrom({
 })
 
 /** Services of the backend (roles api and all), on the database. */
-const backendServices = (overrides: AppOverrides) =>
+const backendServices = (overrides: AppOverrides, notifier: Layer.Layer<Notifier, never, AppConfig>) =>
   Layer.mergeAll(SignalService.layer, WebhookGuard.layer, statusParts).pipe(
     // PnL reads the Exchange when it is provided below it (mark prices, balances).
     Layer.provideMerge(PnlService.layer),
@@ -72,7 +76,7 @@ const backendServices = (overrides: AppOverrides) =>
       BotSettings.layer,
       SignalQueue.layer,
       FillEvents.layer,
-      overrides.notifier ?? Notifier.layerNoop,
+      overrides.notifier ?? notifier,
       overrides.exchange ?? Layer.empty
     )),
     Layer.provideMerge(AuditLog.layer),
@@ -80,20 +84,35 @@ const backendServices = (overrides: AppOverrides) =>
   )
 
 /** Feature routes on :8000 (each capability adds its route layer here). */
-const apiRoutes = Layer.mergeAll(signalRoutes, botRoutes, pnlRoutes)
+const apiRoutes = Layer.mergeAll(signalRoutes, botRoutes, pnlRoutes, botApiRoutes)
 
 /** The whole application for the configured role. Requires only `AppConfig`. */
 export const appLayer = (overrides: AppOverrides = {}) =>
   Layer.unwrap(Effect.gen(function*() {
     const config = yield* AppConfig
     const role = config.role
+    const telegram = telegramLayers(config, overrides.telegram)
+    const backend = backendServices(overrides, telegram.notifier)
+    // The bot: in-process backend in role all, the HTTP client in role bot (none in role api).
+    const telegramBot = role === "all"
+      ? telegram.bot(BotBackend.layerLocal.pipe(Layer.provide(backend)))
+      : telegram.bot(BotBackend.layerHttp)
     const api = role === "bot"
       ? Layer.empty
       : layerAnnounceWebhook(overrides.printAlertSetup).pipe(
-        Layer.provideMerge(layerApiServer(apiRoutes).pipe(Layer.provide(layerWebhookTraceRedaction))),
-        Layer.provideMerge(backendServices(overrides))
+        Layer.provideMerge(
+          layerApiServer(Layer.mergeAll(apiRoutes, role === "all" ? telegramBot.routes : Layer.empty)).pipe(
+            Layer.provide(layerWebhookTraceRedaction)
+          )
+        ),
+        Layer.provideMerge(backend)
       )
-    const bot = role === "api" ? Layer.empty : layerBotMetricsServer
+    const bot = role === "api"
+      ? Layer.empty
+      : Layer.mergeAll(
+        layerBotMetricsServerWith(role === "bot" ? telegramBot.routes : undefined),
+        telegramBot.run
+      )
     const info = Layer.effect(
       AppInfo,
       Effect.gen(function*() {

@@ -144,30 +144,42 @@ export const layerApiServer = <E, R>(routes: Layer.Layer<never, E, R>) =>
     ).pipe(Layer.provide(server))
   }))
 
-/** The `:9000` bot metrics exporter (only when BOT_METRICS_ENABLED). */
-export const layerBotMetricsServer = Layer.unwrap(Effect.gen(function*() {
-  const config = yield* AppConfig
-  if (!config.http.botMetricsEnabled) {
-    return Layer.effectDiscard(Effect.logInfo("bot metrics exporter disabled (BOT_METRICS_ENABLED=false)"))
-  }
-  const server = NodeHttpServer.layer(makeNodeServer(undefined), {
-    port: config.http.botMetricsPort,
-    host: config.http.botMetricsHost,
-    gracefulShutdownTimeout: "5 seconds"
-  })
-  const listener = Layer.effect(
-    BotMetricsListener,
-    Effect.gen(function*() {
-      const address = addressOf((yield* HttpServer.HttpServer).address, "http")
-      yield* Effect.logInfo(`bot metrics exporter listening on ${address.url}/metrics`)
-      return address
+/**
+ * The `:9000` listener with extra public routes (role bot in Telegram webhook mode serves the
+ * webhook here). With BOT_METRICS_ENABLED=false and extra routes, only those routes are served.
+ */
+export const layerBotMetricsServerWith = <E, R>(routes: Layer.Layer<never, E, R> | undefined) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const config = yield* AppConfig
+    if (!config.http.botMetricsEnabled && routes === undefined) {
+      return Layer.effectDiscard(Effect.logInfo("bot metrics exporter disabled (BOT_METRICS_ENABLED=false)"))
+    }
+    const server = NodeHttpServer.layer(makeNodeServer(undefined), {
+      port: config.http.botMetricsPort,
+      host: config.http.botMetricsHost,
+      gracefulShutdownTimeout: "5 seconds"
     })
-  )
-  return Layer.mergeAll(
-    HttpRouter.serve(Layer.mergeAll(health, metricsRoute("bot"), notFound), {
-      disableLogger: true,
-      disableListenLog: true
-    }),
-    listener
-  ).pipe(Layer.provide(server))
-}))
+    const listener = Layer.effect(
+      BotMetricsListener,
+      Effect.gen(function*() {
+        const address = addressOf((yield* HttpServer.HttpServer).address, "http")
+        yield* Effect.logInfo(
+          config.http.botMetricsEnabled
+            ? `bot metrics exporter listening on ${address.url}/metrics`
+            : `bot metrics exporter disabled (BOT_METRICS_ENABLED=false); bot routes listening on ${address.url}`
+        )
+        return address
+      })
+    )
+    const base = config.http.botMetricsEnabled ? Layer.mergeAll(health, metricsRoute("bot"), notFound) : Layer.mergeAll(health, notFound)
+    return Layer.mergeAll(
+      HttpRouter.serve(routes === undefined ? base : Layer.mergeAll(base, routes), {
+        disableLogger: true,
+        disableListenLog: true
+      }),
+      listener
+    ).pipe(Layer.provide(server))
+  }))
+
+/** The `:9000` bot metrics exporter (only when BOT_METRICS_ENABLED). */
+export const layerBotMetricsServer = layerBotMetricsServerWith<never, never>(undefined)
