@@ -104,15 +104,18 @@ export const make = (options: OrderActorOptions = {}) =>
           `approval timed out: not approved within APPROVAL_TIMEOUT_SECONDS (${config.trading.approvalTimeoutSeconds} s)`
         )
       }
-      const pending = yield* repo.inStatus(["pending"], 5_000)
-      for (const order of pending) {
-        yield* dispatch({
-          _tag: "Execute",
-          item: { orderId: order.id, symbol: order.symbol, enqueuedAt: Date.now(), parentSpan: undefined }
-        })
+      // In id order across both kinds, so that per symbol an order sent before a crash is settled
+      // (or resent) before the orders that came after it.
+      const active = yield* repo.inStatus(["pending", "submitted", "partially_filled"], 10_000)
+      const pending = active.filter((o) => o.status === "pending")
+      const open = active.filter((o) => o.status !== "pending")
+      for (const order of active) {
+        yield* dispatch(
+          order.status === "pending"
+            ? { _tag: "Execute", item: { orderId: order.id, symbol: order.symbol, enqueuedAt: Date.now(), parentSpan: undefined } }
+            : { _tag: "Reconcile", orderId: order.id, symbol: order.symbol }
+        )
       }
-      const open = yield* repo.inStatus(["submitted", "partially_filled"], 5_000)
-      for (const order of open) yield* dispatch({ _tag: "Reconcile", orderId: order.id, symbol: order.symbol })
       if (late.length + pending.length + open.length > 0) {
         yield* Effect.logInfo(
           `reconciliation: ${late.length} approval(s) expired, ${pending.length} pending and ${open.length} submitted order(s) queued`

@@ -50,6 +50,8 @@ export type Fault =
   | { readonly kind: "delay"; readonly ms: number }
   /** Processes the request (an order is placed), then never answers. */
   | { readonly kind: "executeThenHang" }
+  /** Processes the request at once, answers after `ms` (a client that gives up first never learns it). */
+  | { readonly kind: "executeThenDelay"; readonly ms: number }
   /** Processes the request, then answers with this HTTP status. */
   | { readonly kind: "executeThenHttp"; readonly status: number }
   /** Processes the request, then answers this business code (e.g. 101500 rpc timeout). */
@@ -369,6 +371,18 @@ export class FakeBingx {
         this.dispatch(method, path, params, () => {}, () => {}, () => {})
         record.answer = { http: 0, code: undefined }
         return
+      case "executeThenDelay": {
+        let answer: (() => void) | undefined
+        this.dispatch(method, path, params, (data) => {
+          answer = () => ok(data)
+        }, (code, msg) => {
+          answer = () => fail(code, msg)
+        }, (status, payload, code) => {
+          answer = () => send(status, payload, code)
+        })
+        setTimeout(() => answer?.(), fault.ms)
+        return
+      }
       case "executeThenHttp":
         this.dispatch(method, path, params, () => {}, () => {}, () => {})
         record.answer = { http: fault.status, code: undefined }
