@@ -15,7 +15,10 @@ import { AppConfig, type AppConfigShape, ConfigInvalid, loadConfig, processConfi
 import { AuditLog } from "./audit/AuditLog.ts"
 import * as Database from "./db/Database.ts"
 import { ApiListener, BotMetricsListener, layerApiServer, layerBotMetricsServer, type ListenAddress } from "./http/servers.ts"
+import { Notifier } from "./notify/Notifier.ts"
 import { FillEvents } from "./orders/FillEvents.ts"
+import { layerExchange, layerOrders } from "./orders/layers.ts"
+import { orderRoutes } from "./orders/routes.ts"
 import { SignalQueue } from "./orders/SignalQueue.ts"
 import { Secrets, type TokenAnnouncer } from "./security/Secrets.ts"
 import { BotSettings } from "./settings/BotSettings.ts"
@@ -39,18 +42,23 @@ export interface AppOverrides {
 
 /** Services of the backend (roles api and all), on the database. */
 const backendServices = (overrides: AppOverrides) =>
-  Layer.mergeAll(
-    overrides.announceToken ? Secrets.layerWith(overrides.announceToken) : Secrets.layer,
-    BotSettings.layer,
-    SignalQueue.layer,
-    FillEvents.layer
-  ).pipe(
+  // Order execution: OrderService + the actor, on the Exchange chosen by TRADING_MODE.
+  layerOrders().pipe(
+    Layer.provideMerge(layerExchange()),
+    Layer.provideMerge(Layer.mergeAll(
+      overrides.announceToken ? Secrets.layerWith(overrides.announceToken) : Secrets.layer,
+      BotSettings.layer,
+      SignalQueue.layer,
+      FillEvents.layer,
+      // Until the Telegram notifier (bot issue) is wired here.
+      Notifier.layerNoop
+    )),
     Layer.provideMerge(AuditLog.layer),
     Layer.provideMerge(overrides.database ?? Database.layer)
   )
 
 /** Feature routes on :8000 (each capability adds its route layer here). */
-const apiRoutes = Layer.empty
+const apiRoutes = Layer.mergeAll(orderRoutes)
 
 /** The whole application for the configured role. Requires only `AppConfig`. */
 export const appLayer = (overrides: AppOverrides = {}) =>
