@@ -49,7 +49,7 @@ import { BotSettings } from "../settings/BotSettings.ts"
 import { orderNotional, orderSubmitDuration, orderSubmitFailures, signalQueueWait } from "../telemetry/metrics.ts"
 import { Breaker, exchangeVerdict } from "./Breaker.ts"
 import { FillEvents } from "./FillEvents.ts"
-import { type FillRow, OrderRepo, type OrderRow } from "./OrderRepo.ts"
+import { type FillRow, type NewFill, OrderRepo, type OrderRow } from "./OrderRepo.ts"
 import type { QueuedOrder } from "./SignalQueue.ts"
 
 export const CLIENT_ORDER_ID_PREFIX_KEY = "client_order_id_prefix"
@@ -75,6 +75,10 @@ export const exchangeSides = (
   // Hedge mode: BingX refuses reduceOnly; closing is the opposite side on the same positionSide.
   return { side, positionSide, reduceOnly: false, closing }
 }
+
+/** The side a fill is booked on: hedge legs long/short, one-way (BOTH) is a net position (null). */
+const bookedSide = (positionSide: ExchangePositionSide): "long" | "short" | null =>
+  positionSide === "LONG" ? "long" : positionSide === "SHORT" ? "short" : null
 
 /** Refused before anything was sent: the order becomes `rejected` with this reason. */
 class Refused {
@@ -299,7 +303,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
             if (order.exchange_order_id === null && ex.orderId !== "") yield* repo.setExchangeOrderId(order.id, order.status, ex.orderId)
             return order
           }
-          let fill: { fillKey: string; quantity: string; price: string; fee: string; feeAsset: string; filledAt: Date } | undefined
+          let fill: NewFill | undefined
           if (grew) {
             if (ex.averagePrice === undefined) {
               yield* Effect.logWarning(`order ${order.id}: the exchange reports ${plain(executed)} executed but no average price; will ask again`)
@@ -316,6 +320,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
             const recorded = yield* repo.fillsOf([order.id])
             const feeSoFar = recorded.reduce((acc, f) => BigDecimal.sum(acc, dec(f.fee)), ZERO)
             fill = {
+              positionSide: bookedSide(ex.positionSide),
               fillKey: `${exchange.name}:${ex.orderId}:${plain(executed)}`,
               quantity: plain(delta),
               price: plain(price),
@@ -356,7 +361,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
             orderId: order.id,
             symbol: order.symbol,
             action: order.action,
-            positionSide: order.position_side,
+            positionSide: fill.position_side,
             quantity: plain(dec(fill.quantity)),
             price: plain(dec(fill.price)),
             fee: plain(dec(fill.fee)),
@@ -471,10 +476,11 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
           }
         })
 
-      const execute = Effect.fn("OrderService.handle_signal")(function*(item: QueuedOrder) {
+      const handleSignal = Effect.fn("OrderService.handle_signal")(function*(item: QueuedOrder) {
         yield* Effect.annotateCurrentSpan({ "order.id": item.orderId, "order.symbol": item.symbol })
         yield* Metric.update(signalQueueWait, Math.max(0, Date.now() - item.enqueuedAt) / 1000)
         let n = 0
+        let announcedPause = false
         while (true) {
           const order = yield* repo.get(item.orderId)
           if (order === undefined) return yield* Effect.logWarning(`order ${item.orderId} does not exist`)
@@ -482,6 +488,13 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
             return yield* Effect.logDebug(`order ${order.id} is ${order.status}, not pending: nothing to do`)
           }
           const age = yield* ageMs(order)
+          if (age <= maxAgeMs && (yield* settings.current).paused) {
+            // Paused: nothing is sent; the order waits (and expires if the pause outlasts its max age).
+            if (!announcedPause) yield* Effect.logInfo(`order ${order.id} waits: the bot is paused`)
+            announcedPause = true
+            yield* Effect.sleep("500 millis")
+            continue
+          }
           if (age > maxAgeMs) {
             yield* finish(order, "expired", `not executed within SIGNAL_MAX_AGE_SECONDS (${config.trading.signalMaxAgeSeconds} s); it waited ${Math.round(age / 1000)} s`)
             return
@@ -517,7 +530,11 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
           )
           return yield* submit(submitted, request)
         }
-      }, (effect, item) => item.parentSpan === undefined ? effect : Effect.withParentSpan(effect, item.parentSpan))
+      })
+
+      /** The queue carries the span that committed the order: one trace from the webhook to the exchange. */
+      const execute = (item: QueuedOrder) =>
+        item.parentSpan === undefined ? handleSignal(item) : Effect.withParentSpan(handleSignal(item), item.parentSpan)
 
       /** Rebuilds the request of a `submitted` order that never reached the exchange. */
       const resend = (order: OrderRow) =>
@@ -599,6 +616,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
           price: plain(event.price),
           reason: `${what} of order ${parent.id} triggered at ${plain(event.price)}`,
           fill: {
+            positionSide: bookedSide(event.positionSide),
             fillKey: `${exchange.name}:${event.exchangeOrderId}:${plain(event.quantity)}`,
             quantity: plain(event.quantity),
             price: plain(event.price),

@@ -68,6 +68,8 @@ export interface OrderPatch {
 }
 
 export interface NewFill {
+  /** How the exchange booked it: long/short in hedge mode, null for a one-way (net) position. */
+  readonly positionSide: "long" | "short" | null
   readonly fillKey: string
   readonly quantity: string
   readonly price: string
@@ -219,7 +221,7 @@ export class OrderRepo extends Context.Service<OrderRepo, {
     const insertFill = (order: OrderRow, fill: NewFill) =>
       Effect.map(
         sql<FillRow>`INSERT INTO fills (order_id, fill_key, symbol, action, position_side, quantity, price, fee, fee_asset, filled_at)
-          VALUES (${order.id}::bigint, ${fill.fillKey}, ${order.symbol}, ${order.action}, ${order.position_side},
+          VALUES (${order.id}::bigint, ${fill.fillKey}, ${order.symbol}, ${order.action}, ${fill.positionSide},
             ${fill.quantity}::numeric, ${fill.price}::numeric, ${fill.fee}::numeric, ${fill.feeAsset}, ${fill.filledAt})
           ON CONFLICT (fill_key) DO NOTHING
           RETURNING ${fillColumns}`,

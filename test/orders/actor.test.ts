@@ -1,5 +1,6 @@
 import { expect, layer } from "@effect/vitest"
-import { Effect, Exit, Layer, Metric, PubSub, References, Scope } from "effect"
+import { Effect, Exit, Layer, Metric, Option, PubSub, References, Scope, Tracer } from "effect"
+import { BotSettings } from "../../src/settings/BotSettings.ts"
 import { SqlClient } from "effect/sql"
 import { type Notification } from "../../src/notify/Notifier.ts"
 import { FillEvents } from "../../src/orders/FillEvents.ts"
@@ -18,15 +19,21 @@ type Stack = Layer.Success<ReturnType<typeof orderStack>>
 
 const withLive = <A, E>(
   f: (fake: FakeBingx, sent: Array<Notification>) => Effect.Effect<A, E, Stack | SqlClient.SqlClient | Scope.Scope>,
-  options: { readonly fake?: FakeBingxOptions; readonly env?: Record<string, string>; readonly stack?: StackOptions } = {}
+  options: {
+    readonly fake?: FakeBingxOptions
+    readonly env?: Record<string, string>
+    readonly stack?: StackOptions
+    readonly tracer?: Tracer.Tracer
+  } = {}
 ) =>
   Effect.gen(function*() {
     yield* resetTables
     const fake = yield* makeFakeBingx(options.fake)
     const sent: Array<Notification> = []
-    return yield* f(fake, sent).pipe(
+    const run = f(fake, sent).pipe(
       Effect.provide(orderStack(liveEnv(fake, options.env), { notifications: sent, ...options.stack }))
     )
+    return yield* (options.tracer === undefined ? run : Effect.withTracer(run, options.tracer))
   }).pipe(Effect.scoped, quiet)
 
 /** Only errors on the console (the tests assert on state, not on log lines). */
@@ -159,6 +166,10 @@ layer(layerTestDatabase, { excludeTestServices: true, timeout: 120_000 })("order
         ])
         expect(posts.every((p) => p["reduceOnly"] === undefined)).toBe(true)
         expect(fake.requests("/openApi/swap/v2/trade/leverage", "POST").map((r) => r.params["side"])).toEqual(["LONG", "SHORT"])
+        // Fills are booked on the leg the exchange used (the PnL ledger needs it in hedge mode).
+        const sql = yield* SqlClient.SqlClient
+        const booked = yield* sql<{ position_side: string | null }>`SELECT position_side FROM fills ORDER BY order_id`
+        expect(booked.map((r) => r.position_side)).toEqual(["long", "short", "long", "short", "long"])
       }), { fake: { positionMode: "hedge" } }))
 
   it.effect("margin sizing (margin_usdt × leverage / price, rounded down), min quantity and SL/TP side are checked before sending", () =>
@@ -432,4 +443,82 @@ layer(layerTestDatabase, { excludeTestServices: true, timeout: 120_000 })("order
       expect((yield* orderState(next)).status).toBe("pending")
       expect(fake.placed()).toHaveLength(1)
     }).pipe(Effect.scoped, quiet))
+
+  it.effect("approve / reject through the service: guarded, audited, enqueued, notified", () =>
+    withLive((fake, sent) =>
+      Effect.gen(function*() {
+        const service = yield* OrderService
+        const sql = yield* SqlClient.SqlClient
+        const actor = { actor: "telegram", actorId: "4242" }
+        const a = yield* insertOrder({ quantity: "0.01", status: "awaiting_approval" })
+        const b = yield* insertOrder({ quantity: "0.01", status: "awaiting_approval" })
+        const approved = yield* service.approve(a, actor)
+        expect(approved.status).toBe("pending")
+        yield* waitForStatus([a], ["filled"])
+        const rejected = yield* service.reject(b, actor)
+        expect(rejected).toMatchObject({ status: "rejected", reason: "rejected by operator" })
+        const conflict = yield* Effect.flip(service.approve(b, actor))
+        expect(conflict).toMatchObject({ _tag: "OrderConflict", message: `order ${b} is already rejected` })
+        const missing = yield* Effect.flip(service.reject("424242", actor))
+        expect(missing).toMatchObject({ _tag: "OrderNotFound", message: "order 424242 not found" })
+        // Approving twice at once: exactly one wins.
+        const c = yield* insertOrder({ quantity: "0.01", status: "awaiting_approval" })
+        const both = yield* Effect.all([Effect.result(service.approve(c, actor)), Effect.result(service.approve(c, actor))], {
+          concurrency: 2
+        })
+        expect(both.filter((r) => r._tag === "Success")).toHaveLength(1)
+        yield* waitForStatus([c], ["filled"])
+        expect(fake.placed()).toHaveLength(2)
+        const audit = yield* sql<{ actor: string; actor_id: string; action: string; result: string }>`
+          SELECT actor, actor_id, action, result FROM audit_log WHERE action LIKE 'order.%' ORDER BY id`
+        expect(audit.slice(0, 3)).toEqual([
+          { actor: "telegram", actor_id: "4242", action: "order.approve", result: "ok" },
+          { actor: "telegram", actor_id: "4242", action: "order.reject", result: "ok" },
+          { actor: "telegram", actor_id: "4242", action: "order.approve", result: `conflict: order ${b} is already rejected` }
+        ])
+        expect(audit.filter((r) => r.action === "order.approve" && r.result === "ok")).toHaveLength(2)
+        expect(sent.filter((n) => n._tag === "OrderUpdate" && n.orderId === b).map((n) => n._tag === "OrderUpdate" && n.status)).toEqual([
+          "rejected"
+        ])
+      })))
+
+  it.effect("paused: a pending order is not sent while the bot is paused, and runs when it resumes", () =>
+    withLive((fake) =>
+      Effect.gen(function*() {
+        const settings = yield* BotSettings
+        yield* settings.update({ paused: true }, { actor: "test" })
+        const id = yield* insertOrder({ quantity: "0.01" })
+        yield* offer(id)
+        yield* Effect.sleep("700 millis")
+        expect((yield* orderState(id)).status).toBe("pending")
+        expect(fake.requests("/openApi/swap/v2/trade/order", "POST")).toHaveLength(0)
+        yield* settings.update({ paused: false }, { actor: "test" })
+        yield* waitForStatus([id], ["filled"])
+      })))
+
+  it.effect("one trace: the span that queued the order is the parent of OrderService.handle_signal and of the exchange calls", () => {
+    const spans: Array<Tracer.NativeSpan> = []
+    const tracer = Tracer.make({
+      span: (options) => {
+        const span = new Tracer.NativeSpan(options)
+        spans.push(span)
+        return span
+      }
+    })
+    return withLive(() =>
+      Effect.gen(function*() {
+        // Let the start-up sweep pass first (it would pick the order up without the webhook's span).
+        yield* Effect.sleep("300 millis")
+        const id = yield* insertOrder({ quantity: "0.01" })
+        const webhook = yield* Effect.makeSpan("SignalService.ingest")
+        yield* SignalQueue.use((q) => q.offer({ orderId: id, symbol: "BTC-USDT", enqueuedAt: Date.now(), parentSpan: webhook }))
+        yield* waitForStatus([id], ["filled"])
+        const handle = spans.filter((s) => s.name === "OrderService.handle_signal" && s.attributes.get("order.id") === id)
+        expect(handle).toHaveLength(1)
+        expect(Option.getOrUndefined(handle[0]!.parent)?.spanId).toBe(webhook.spanId)
+        expect(handle[0]!.traceId).toBe(webhook.traceId)
+        const place = spans.find((s) => s.name === "BingxExchange.placeOrder")!
+        expect(place.traceId).toBe(webhook.traceId)
+      }), { tracer })
+  })
 })
