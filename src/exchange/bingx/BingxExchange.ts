@@ -282,6 +282,11 @@ export const make = Effect.gen(function*() {
     }).pipe(Effect.result)
     if (result._tag === "Failure") {
       const e = result.failure
+      if (e._tag === "ExchangeRejectedError" && e.code === 109400 && /one-way mode|hedge mode/i.test(e.message)) {
+        // The account's position mode was changed behind our back: ask again next time.
+        yield* Ref.set(positionModeCache, undefined)
+        yield* Effect.logWarning(`BingX refused the position side (${e.message}); the position mode will be read again`)
+      }
       if (e._tag === "ExchangeRejectedError" && e.code === 101481) {
         // Already placed under this clientOrderId (a resend after a lost answer): that is our order.
         yield* Effect.logWarning(`clientOrderId ${req.clientOrderId} already exists at BingX: using that order`)

@@ -463,8 +463,17 @@ export const make = Effect.gen(function*() {
   const exchange: ExchangeShape = {
     name: "paper",
     serverTime: Effect.clockWith((clock) => clock.currentTimeMillis),
+    // Mark price (PnL display): the live price, else the last one seen (offline paper trading).
     markPrice: (symbol) => priceOrFail(symbol).pipe(Effect.withSpan("PaperExchange.markPrice")),
-    lastPrice: (symbol) => priceOrFail(symbol).pipe(Effect.withSpan("PaperExchange.lastPrice")),
+    // Last price (order sizing and checks): live only, so that without it the signal's price is used.
+    lastPrice: (symbol) =>
+      Effect.flatMap(market.lastPrice(symbol), (live) => {
+        if (live === undefined) {
+          return Effect.fail(new PriceUnavailable({ symbol, message: `no live price for ${symbol}: the BingX public API (BINGX_BASE_URL) did not answer` }))
+        }
+        lastKnown.set(symbol, live)
+        return Effect.succeed(live)
+      }).pipe(Effect.withSpan("PaperExchange.lastPrice")),
     contract: (symbol) => Effect.map(market.contract(symbol), (rules) => rules ?? DEFAULT_RULES(symbol)),
     positionMode: Effect.succeed(mode),
     setMarginType: (symbol: string, marginType: ExchangeMarginType) =>

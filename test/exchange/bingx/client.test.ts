@@ -234,6 +234,14 @@ describe("BingX live exchange", () => {
 
         const queried = yield* exchange.queryOrder("BTC-USDT", { orderId: "1736011869418901235" })
         expect(queried.clientOrderId).toBe("tvb-x-2")
+        // The account switched to hedge mode behind our back: the refusal makes us ask again.
+        fake.positionMode = "hedge"
+        const refused = yield* Effect.flip(exchange.placeOrder({
+          symbol: "BTC-USDT", side: "BUY", positionSide: "BOTH", type: "MARKET", quantity: D("0.001"), clientOrderId: "tvb-x-3", reduceOnly: false
+        }))
+        expect(refused).toMatchObject({ _tag: "ExchangeRejectedError", code: 109400 })
+        expect(yield* exchange.positionMode).toBe("hedge")
+        fake.positionMode = "one_way"
         const missing = yield* Effect.flip(exchange.queryOrder("BTC-USDT", { clientOrderId: "nope" }))
         expect(missing._tag).toBe("ExchangeOrderNotFound")
         expect(yield* exchange.positions()).toEqual([])

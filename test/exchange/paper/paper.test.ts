@@ -84,6 +84,9 @@ layer(layerTestDatabase, { excludeTestServices: true, timeout: 120_000 })("paper
         eq(position!.markPrice, "3000")
         eq(position!.unrealisedPnl, "0")
         expect((yield* Effect.flip(exchange.markPrice("SOL-USDT")))._tag).toBe("PriceUnavailable")
+        // The last price is live only: an order is never sized at a stale price.
+        eq(yield* exchange.markPrice("ETH-USDT"), "3000")
+        expect((yield* Effect.flip(exchange.lastPrice("ETH-USDT")))._tag).toBe("PriceUnavailable")
       })))
 
   it.effect("closing realises PnL exactly, caps a reduce-only order at the open quantity, refuses to reduce nothing", () =>
