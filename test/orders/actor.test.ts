@@ -7,7 +7,13 @@ import { FillEvents } from "../../src/orders/FillEvents.ts"
 import { OrderExecutor } from "../../src/orders/OrderExecutor.ts"
 import { OrderService } from "../../src/orders/OrderService.ts"
 import { SignalQueue } from "../../src/orders/SignalQueue.ts"
-import { orderTransitions } from "../../src/telemetry/metrics.ts"
+import {
+  exchangeRequestDuration,
+  orderNotional,
+  orderSubmitDuration,
+  orderTransitions,
+  signalQueueWait
+} from "../../src/telemetry/metrics.ts"
 import { FAKE_SECRET, type FakeBingx, type FakeBingxOptions, makeFakeBingx } from "../fakes/bingx.ts"
 import { liveEnv } from "../support/bingx.ts"
 import { layerTestDatabase } from "../support/db.ts"
@@ -109,6 +115,13 @@ layer(layerTestDatabase, { excludeTestServices: true, timeout: 120_000 })("order
           expect.objectContaining({ orderId: id, status: "filled", price: "65000.5", quantity: "0.01" })
         ])
         expect((yield* transitions("filled")) - filledBefore).toBe(1)
+        const submitted = yield* Metric.value(Metric.withAttributes(orderSubmitDuration, { symbol: "BTC-USDT" }))
+        expect(submitted.count).toBeGreaterThanOrEqual(1)
+        const notional = yield* Metric.value(Metric.withAttributes(orderNotional, { symbol: "BTC-USDT", action: "buy" }))
+        expect(Number(notional.count)).toBeGreaterThanOrEqual(650.005)
+        const placeLatency = yield* Metric.value(Metric.withAttributes(exchangeRequestDuration, { endpoint: "/openApi/swap/v2/trade/order" }))
+        expect(placeLatency.count).toBeGreaterThanOrEqual(1)
+        expect((yield* Metric.value(signalQueueWait)).count).toBeGreaterThanOrEqual(1)
         // The read API shows it.
         const view = yield* (yield* OrderService).get(id)
         expect(view).toMatchObject({ id, status: "filled", filled_quantity: "0.01", average_price: "65000.5" })

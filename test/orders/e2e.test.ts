@@ -144,13 +144,33 @@ describe("order execution end to end (appLayer, role api)", () => {
   it.live("paper, nothing but a price: fills at the live public price when BingX answers", () =>
     Effect.gen(function*() {
       const fake = yield* makeFakeBingx({ prices: { "ETH-USDT": "3100" } })
-      const app = yield* startApp({ BINGX_BASE_URL: fake.url })
+      const app = yield* startApp({ BINGX_BASE_URL: fake.url, PAPER_PRICE_REFRESH_SECONDS: "1" })
       const id = yield* app.ingest({ symbol: "ETH-USDT", quantity: "0.5", price: "2900" })
       yield* app.waitFor(id, "filled")
       const order = (yield* app.call("GET", `/orders/${id}`)).body
       expect(order).toMatchObject({ status: "filled", filled_quantity: "0.5", average_price: "3100" })
       expect(order.fills).toEqual([expect.objectContaining({ quantity: "0.5", price: "3100", fee: "0.775" })])
       expect(BigInt(order.exchange_order_id) > 2n ** 53n).toBe(true)
+
+      // An entry with a stop-loss: the paper price refresh triggers it and the fill becomes an order + fill.
+      const entry = yield* app.ingest({ symbol: "ETH-USDT", quantity: "0.2", stopLoss: "3000" })
+      yield* app.waitFor(entry, "filled")
+      fake.prices.set("ETH-USDT", "2990")
+      yield* eventually(
+        Effect.map(app.call("GET", "/orders?symbol=ETH-USDT"), (r) => r.body.orders.length === 3),
+        "10 seconds",
+        "the stop-loss order"
+      )
+      const [stop] = (yield* app.call("GET", "/orders?symbol=ETH-USDT&limit=1")).body.orders
+      expect(stop).toMatchObject({
+        status: "filled",
+        action: "sell",
+        reduce_only: true,
+        filled_quantity: "0.2", // what the entry opened (the earlier 0.5 stays open)
+        average_price: "2990",
+        reason: `stop-loss of order ${entry} triggered at 2990`
+      })
+      expect(stop.fills).toEqual([expect.objectContaining({ quantity: "0.2", price: "2990" })])
       expect(fake.requests("/openApi/swap/v2/trade/order")).toHaveLength(0) // paper never trades
     }).pipe(Effect.scoped, quiet), { timeout: 120_000 })
 

@@ -59,6 +59,7 @@ const statements: ReadonlyArray<string> = [
     position_side text NOT NULL CHECK (position_side IN ('long', 'short')),
     kind text NOT NULL CHECK (kind IN ('stop_loss', 'take_profit')),
     trigger_price numeric NOT NULL CHECK (trigger_price > 0),
+    quantity numeric NOT NULL CHECK (quantity > 0),
     parent_client_order_id text,
     status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'triggered', 'cancelled')),
     created_at timestamptz NOT NULL DEFAULT now(),

@@ -13,10 +13,11 @@
  *   rate) on the notional of every fill, paid from the wallet; realised PnL goes to the wallet.
  * - Margin: after an opening fill the wallet must still cover the initial margin (cost / leverage)
  *   of every open position, else the order is refused (101204), before anything changes.
- * - Attached stop-loss / take-profit become triggers; every PAPER_PRICE_REFRESH_SECONDS the live
- *   price is read for symbols with active triggers and a crossed trigger closes its position at
- *   that price (the other trigger of that position is cancelled). Each such fill is published as
- *   `ExchangeEvents.ProtectiveFill`.
+ * - Attached stop-loss / take-profit become triggers for the quantity the entry opened; every
+ *   PAPER_PRICE_REFRESH_SECONDS the live price is read for symbols with active triggers and a
+ *   crossed trigger closes that quantity (at most what is still open) at that price; the other
+ *   trigger of the same entry is cancelled, and a position that goes flat cancels the rest. Each
+ *   such fill is published as `ExchangeEvents.ProtectiveFill`.
  * - The account starts with PAPER_BALANCE_USDT (default 10000) the first time; later starts keep
  *   the stored account.
  * - Ids: paper order ids come from a sequence above 2^53 (strings everywhere).
@@ -82,6 +83,7 @@ interface TriggerRow {
   readonly position_side: Side
   readonly kind: "stop_loss" | "take_profit"
   readonly trigger_price: string
+  readonly quantity: string
   readonly parent_client_order_id: string | null
 }
 
@@ -348,8 +350,8 @@ export const make = Effect.gen(function*() {
       if (openedSide !== undefined) {
         for (const [kind, trigger] of [["stop_loss", req.stopLoss], ["take_profit", req.takeProfit]] as const) {
           if (trigger === undefined) continue
-          yield* sql`INSERT INTO paper_triggers (symbol, position_side, kind, trigger_price, parent_client_order_id)
-            VALUES (${req.symbol}, ${openedSide}, ${kind}, ${plain(trigger)}::numeric, ${req.clientOrderId})`
+          yield* sql`INSERT INTO paper_triggers (symbol, position_side, kind, trigger_price, quantity, parent_client_order_id)
+            VALUES (${req.symbol}, ${openedSide}, ${kind}, ${plain(trigger)}::numeric, ${plain(opened)}::numeric, ${req.clientOrderId})`
         }
       }
       return order
@@ -387,20 +389,24 @@ export const make = Effect.gen(function*() {
     const published = yield* lock.withPermits(1)(sql.withTransaction(Effect.gen(function*() {
       const out: Array<ExchangeEvent> = []
       const active = yield* sql<TriggerRow>`SELECT id::text AS id, position_side, kind, trigger_price::text AS trigger_price,
-          parent_client_order_id
+          quantity::text AS quantity, parent_client_order_id
         FROM paper_triggers WHERE symbol = ${symbol} AND status = 'active' ORDER BY id`
-      const done = new Set<Side>()
+      /** Entry orders whose SL/TP pair already fired in this pass (the other one is cancelled). */
+      const done = new Set<string>()
       for (const t of active) {
-        if (done.has(t.position_side) || !fires(t, price)) continue
+        const pair = t.parent_client_order_id ?? `trigger:${t.id}`
+        if (done.has(pair) || !fires(t, price)) continue
         const { legs, leverage } = yield* readLegs(symbol)
         const leg = legs[t.position_side]
         if (isFlat(leg)) {
           yield* cancelTriggers(symbol, t.position_side)
           continue
         }
+        // Closes what the entry opened (never more than is still open).
+        const quantity = BigDecimal.min(dec(t.quantity), leg.quantity)
         const action = t.position_side === "long" ? "sell" as const : "buy" as const
-        const result = applyToLeg(t.position_side, leg, action, leg.quantity, price)
-        const fee = BigDecimal.multiply(BigDecimal.multiply(leg.quantity, price), feeRate)
+        const result = applyToLeg(t.position_side, leg, action, quantity, price)
+        const fee = BigDecimal.multiply(BigDecimal.multiply(quantity, price), feeRate)
         yield* writeLeg(symbol, t.position_side, result.leg, leverage[t.position_side])
         yield* bookWallet(result.realised, fee)
         const positionSide: ExchangePositionSide = mode === "one_way" ? "BOTH" : t.position_side === "long" ? "LONG" : "SHORT"
@@ -412,16 +418,21 @@ export const make = Effect.gen(function*() {
           positionSide,
           kind: t.kind,
           reduceOnly: true,
-          quantity: leg.quantity,
-          executed: leg.quantity,
+          quantity,
+          executed: quantity,
           price,
           fee,
           realised: result.realised,
           parent: t.parent_client_order_id
         })
         yield* sql`UPDATE paper_triggers SET status = 'triggered', closed_at = now() WHERE id = ${t.id}::bigint`
-        yield* cancelTriggers(symbol, t.position_side)
-        done.add(t.position_side)
+        // The other half of this entry's SL/TP pair is cancelled; a flat position cancels everything on its side.
+        if (t.parent_client_order_id !== null) {
+          yield* sql`UPDATE paper_triggers SET status = 'cancelled', closed_at = now()
+            WHERE parent_client_order_id = ${t.parent_client_order_id} AND status = 'active'`
+        }
+        if (isFlat(result.leg)) yield* cancelTriggers(symbol, t.position_side)
+        done.add(pair)
         out.push({
           _tag: "ProtectiveFill",
           kind: t.kind,
@@ -430,7 +441,7 @@ export const make = Effect.gen(function*() {
           parentClientOrderId: t.parent_client_order_id ?? undefined,
           side: order.side,
           positionSide,
-          quantity: leg.quantity,
+          quantity,
           price,
           fee,
           feeAsset: "USDT",
