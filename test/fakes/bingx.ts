@@ -59,6 +59,8 @@ export type Fault =
 
 export interface FaultRule {
   readonly method: string | undefined
+  /** Only requests for this symbol. */
+  readonly symbol: string | undefined
   readonly path: string
   remaining: number
   readonly fault: Fault
@@ -248,8 +250,12 @@ export class FakeBingx {
   // ------------------------------------------------------------------------------------------
 
   /** The next `times` requests to `path` (optionally only `method`) get `fault`. */
-  inject(path: string, fault: Fault, options: { readonly times?: number; readonly method?: string } = {}): void {
-    this.rules.push({ path, fault, remaining: options.times ?? 1, method: options.method })
+  inject(
+    path: string,
+    fault: Fault,
+    options: { readonly times?: number; readonly method?: string; readonly symbol?: string } = {}
+  ): void {
+    this.rules.push({ path, fault, remaining: options.times ?? 1, method: options.method, symbol: options.symbol })
   }
 
   clearFaults(): void {
@@ -344,7 +350,10 @@ export class FakeBingx {
       }
     }
 
-    const rule = this.rules.find((r) => r.path === path && (r.method === undefined || r.method === method) && r.remaining > 0)
+    const rule = this.rules.find((r) =>
+      r.path === path && (r.method === undefined || r.method === method) &&
+      (r.symbol === undefined || r.symbol === params["symbol"]) && r.remaining > 0
+    )
     if (rule !== undefined) rule.remaining--
     const fault = rule?.fault
     const execute = () => this.dispatch(method, path, params, ok, fail, send)

@@ -411,8 +411,8 @@ layer(layerTestDatabase, { excludeTestServices: true, timeout: 120_000 })("order
         yield* insertOrder({ symbol: "ETH-USDT", quantity: "0.03" })
       ]
       // BTC's first order executes at the exchange but its answer comes late; ETH's first never executes.
-      fake.inject("/openApi/swap/v2/trade/order", { kind: "executeThenDelay", ms: 1_000 }, { method: "POST" })
-      fake.inject("/openApi/swap/v2/trade/order", { kind: "hang" }, { method: "POST" })
+      fake.inject("/openApi/swap/v2/trade/order", { kind: "executeThenDelay", ms: 1_000 }, { method: "POST", symbol: "BTC-USDT" })
+      fake.inject("/openApi/swap/v2/trade/order", { kind: "hang" }, { method: "POST", symbol: "ETH-USDT" })
 
       const first = yield* startProcess(env, { actor: { shutdownGraceMs: 0 } })
       while (fake.requests("/openApi/swap/v2/trade/order", "POST").length < 2) yield* Effect.sleep("10 millis")
