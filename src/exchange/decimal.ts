@@ -7,7 +7,6 @@
 import { BigDecimal, Option } from "effect"
 
 export const ZERO = BigDecimal.fromBigInt(0n)
-export const ONE = BigDecimal.fromBigInt(1n)
 
 /** Plain decimal text (no exponent, no trailing zeros): "0.00000001", "65000.5", "-3". */
 export const plain = (d: BigDecimal.BigDecimal): string => {
@@ -57,9 +56,3 @@ export const roundTo = (d: BigDecimal.BigDecimal, decimals: number): BigDecimal.
 /** Division rounded half-even at `scale` decimals (for averages and sizing). */
 export const divide = (a: BigDecimal.BigDecimal, b: BigDecimal.BigDecimal, scale = 18): BigDecimal.BigDecimal =>
   roundTo(BigDecimal.divideUnsafe(a, b), scale)
-
-export const abs = BigDecimal.abs
-export const isZero = BigDecimal.isZero
-export const isPositive = BigDecimal.isPositive
-export const lt = BigDecimal.isLessThan
-export const gt = BigDecimal.isGreaterThan
