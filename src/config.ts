@@ -62,6 +62,16 @@ export interface AppConfigShape {
     readonly approvalTimeoutSeconds: number
     readonly reconcileIntervalSeconds: number
     readonly queueCapacity: number
+    /** Consecutive transient exchange failures that open the circuit breaker. */
+    readonly breakerThreshold: number
+    /** How long the open breaker holds orders back before one probe is let through. */
+    readonly breakerCooldownSeconds: number
+    /** Paper exchange taker fee rate, decimal string (0.0005 = 0.05 %). */
+    readonly paperFeeRate: string
+    /** Position mode the paper exchange simulates. */
+    readonly paperPositionMode: "one_way" | "hedge"
+    /** How often the paper exchange refreshes prices to trigger attached stop-loss / take-profit. */
+    readonly paperPriceRefreshSeconds: number
   }
   readonly bingx: {
     readonly apiKey: Redacted.Redacted<string> | undefined
@@ -69,6 +79,14 @@ export interface AppConfigShape {
     readonly subaccountId: string | undefined
     readonly baseUrl: string
     readonly recvWindow: number
+    /** Timeout of one REST call (each retry gets its own). */
+    readonly timeoutMs: number
+    /** Retries of a transient REST failure (rate limit, busy, 5xx, timeout of a read). */
+    readonly maxRetries: number
+    /** User-data WebSocket endpoint (`?listenKey=` is appended). */
+    readonly wsUrl: string
+    /** Follow the user-data WebSocket in live mode (polling stays on either way). */
+    readonly userStreamEnabled: boolean
   }
   readonly telegram: {
     readonly botToken: Redacted.Redacted<string> | undefined
@@ -212,6 +230,31 @@ const httpUrl = (name: string, fallback: string) =>
     }
     // No trailing slash: callers append paths (grammY rejects an apiRoot ending in "/").
     return Effect.succeed(value.replace(/\/+$/, ""))
+  })
+
+const wsUrl = (name: string, fallback: string) =>
+  Effect.flatMap(raw(name), (v) => {
+    const value = v ?? fallback
+    let url: URL
+    try {
+      url = new URL(value)
+    } catch {
+      return Effect.fail(invalid(name, `${show(value)} is not a URL`, fallback))
+    }
+    if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+      return Effect.fail(invalid(name, `${show(value)} must start with ws:// or wss://`, fallback))
+    }
+    return Effect.succeed(value)
+  })
+
+/** A decimal fraction kept as an exact string (fee rates). */
+const decimalString = (name: string, fallback: string, max: number) =>
+  Effect.flatMap(raw(name), (v) => {
+    if (v === undefined) return Effect.succeed(fallback)
+    if (!/^\d{1,3}(\.\d{1,12})?$/.test(v) || Number(v) > max) {
+      return Effect.fail(invalid(name, `${show(v)} is not a decimal from 0 to ${max}`, fallback))
+    }
+    return Effect.succeed(v)
   })
 
 const list = (name: string) =>
@@ -401,14 +444,27 @@ export const loadConfig: Effect.Effect<AppConfigShape, ConfigInvalid> = Effect.g
     paperBalanceUsdt: yield* paperBalance,
     approvalTimeoutSeconds: yield* int("APPROVAL_TIMEOUT_SECONDS", 300, 1, 86_400),
     reconcileIntervalSeconds: yield* int("RECONCILE_INTERVAL_SECONDS", 60, 1, 3_600),
-    queueCapacity: yield* int("SIGNAL_QUEUE_CAPACITY", 1_000, 1, 1_000_000)
+    queueCapacity: yield* int("SIGNAL_QUEUE_CAPACITY", 1_000, 1, 1_000_000),
+    breakerThreshold: yield* int("EXCHANGE_BREAKER_THRESHOLD", 3, 1, 100),
+    breakerCooldownSeconds: yield* int("EXCHANGE_BREAKER_COOLDOWN_SECONDS", 30, 1, 3_600),
+    paperFeeRate: yield* decimalString("PAPER_TAKER_FEE_RATE", "0.0005", 0.01),
+    paperPositionMode: yield* oneOf("PAPER_POSITION_MODE", ["one_way", "hedge"] as const, "one_way", {
+      oneway: "one_way",
+      "one-way": "one_way",
+      dual: "hedge"
+    }),
+    paperPriceRefreshSeconds: yield* int("PAPER_PRICE_REFRESH_SECONDS", 5, 1, 3_600)
   }
   const bingx = {
     apiKey: yield* secret("BINGX_API_KEY"),
     apiSecret: yield* secret("BINGX_API_SECRET"),
     subaccountId: yield* optStr("BINGX_SUBACCOUNT_ID"),
     baseUrl: yield* httpUrl("BINGX_BASE_URL", "https://open-api.bingx.com"),
-    recvWindow: yield* int("BINGX_RECV_WINDOW", 5_000, 1, 60_000)
+    recvWindow: yield* int("BINGX_RECV_WINDOW", 5_000, 1, 60_000),
+    timeoutMs: yield* int("BINGX_TIMEOUT_MS", 10_000, 100, 120_000),
+    maxRetries: yield* int("BINGX_MAX_RETRIES", 3, 0, 10),
+    wsUrl: yield* wsUrl("BINGX_WS_URL", "wss://open-api-swap.bingx.com/swap-market"),
+    userStreamEnabled: yield* bool("BINGX_USER_STREAM_ENABLED", true)
   }
   if (trading.mode === "live" && (bingx.apiKey === undefined || bingx.apiSecret === undefined)) {
     const missing = bingx.apiKey === undefined ? "BINGX_API_KEY" : "BINGX_API_SECRET"

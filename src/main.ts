@@ -17,9 +17,13 @@ import * as Database from "./db/Database.ts"
 import { BotBackend } from "./bot/BotBackend.ts"
 import { botApiRoutes, type TelegramOptions, telegramLayers } from "./bot/layers.ts"
 import type { Exchange } from "./exchange/Exchange.ts"
+import { ExchangeEvents } from "./exchange/ExchangeEvents.ts"
 import { ApiListener, BotMetricsListener, layerApiServer, layerBotMetricsServerWith, type ListenAddress } from "./http/servers.ts"
 import type { Notifier } from "./notify/Notifier.ts"
 import { FillEvents } from "./orders/FillEvents.ts"
+import { layerExchange, layerOrders, type OrdersLayerOptions } from "./orders/layers.ts"
+import { OrderService } from "./orders/OrderService.ts"
+import { orderRoutes } from "./orders/routes.ts"
 import { SignalQueue } from "./orders/SignalQueue.ts"
 import { PnlService } from "./pnl/PnlService.ts"
 import { pnlRoutes } from "./pnl/routes.ts"
@@ -27,7 +31,7 @@ import { Secrets, type TokenAnnouncer } from "./security/Secrets.ts"
 import { BotSettings } from "./settings/BotSettings.ts"
 import { layerAnnounceWebhook, type Printer } from "./signals/announce.ts"
 import { botRoutes } from "./signals/botRoutes.ts"
-import { BotStatusParts, IDLE_BREAKER } from "./signals/BotStatusParts.ts"
+import { BotStatusParts } from "./signals/BotStatusParts.ts"
 import { layerWebhookTraceRedaction, signalRoutes } from "./signals/routes.ts"
 import { SignalService } from "./signals/SignalService.ts"
 import { WebhookGuard } from "./signals/WebhookGuard.ts"
@@ -58,33 +62,43 @@ export interface AppOverrides {
   readonly exchange?: Layer.Layer<Exchange>
   /** Telegram tuning (tests shorten retry delays and queue sizes). */
   readonly telegram?: TelegramOptions
+  /** Order execution tuning (tests: `{ actor: false }` leaves the queue to the test). */
+  readonly orders?: OrdersLayerOptions
 }
 
 /** The parts of /bot/status owned by other services. */
-const statusParts = BotStatusParts.layerFrom({
+const statusParts = BotStatusParts.layerFrom<PnlService | OrderService>({
   account: Effect.flatMap(PnlService, (pnl) => pnl.botStatusParts),
-  breaker: Effect.succeed(IDLE_BREAKER)
+  breaker: Effect.map(Effect.flatMap(OrderService, (orders) => orders.breakerStatus), (b) => ({
+    state: b.state,
+    consecutive_failures: b.consecutiveFailures,
+    open_until: b.openUntil === null ? null : b.openUntil.toISOString()
+  }))
 })
 
 /** Services of the backend (roles api and all), on the database. */
 const backendServices = (overrides: AppOverrides, notifier: Layer.Layer<Notifier, never, AppConfig>) =>
   Layer.mergeAll(SignalService.layer, WebhookGuard.layer, statusParts).pipe(
-    // PnL reads the Exchange when it is provided below it (mark prices, balances).
+    // PnL reads the Exchange (mark prices, balances), so the exchange is provided below it.
     Layer.provideMerge(PnlService.layer),
+    // Order execution: OrderService + the actor, on the Exchange chosen by TRADING_MODE.
+    Layer.provideMerge(layerOrders(overrides.orders)),
+    Layer.provideMerge(
+      overrides.exchange === undefined ? layerExchange() : Layer.merge(overrides.exchange, ExchangeEvents.layer)
+    ),
     Layer.provideMerge(Layer.mergeAll(
       overrides.announceToken ? Secrets.layerWith(overrides.announceToken) : Secrets.layer,
       BotSettings.layer,
       SignalQueue.layer,
       FillEvents.layer,
-      overrides.notifier ?? notifier,
-      overrides.exchange ?? Layer.empty
+      overrides.notifier ?? notifier
     )),
     Layer.provideMerge(AuditLog.layer),
     Layer.provideMerge(overrides.database ?? Database.layer)
   )
 
 /** Feature routes on :8000 (each capability adds its route layer here). */
-const apiRoutes = Layer.mergeAll(signalRoutes, botRoutes, pnlRoutes, botApiRoutes)
+const apiRoutes = Layer.mergeAll(signalRoutes, botRoutes, pnlRoutes, orderRoutes, botApiRoutes)
 
 /** The whole application for the configured role. Requires only `AppConfig`. */
 export const appLayer = (overrides: AppOverrides = {}) =>

@@ -38,6 +38,11 @@ export interface PlaceOrderRequest {
   readonly reduceOnly: boolean
   readonly stopLoss?: BigDecimal.BigDecimal | undefined
   readonly takeProfit?: BigDecimal.BigDecimal | undefined
+  /**
+   * The price the order was sized and checked with (the exchange's price, else the signal's).
+   * The live exchange ignores it; the paper exchange fills at it when it has no live price.
+   */
+  readonly priceHint?: BigDecimal.BigDecimal | undefined
 }
 
 export type ExchangeOrderStatus = "new" | "partially_filled" | "filled" | "cancelled" | "failed" | "expired"

@@ -146,7 +146,8 @@ layer(layerTestApp(env), { excludeTestServices: true, timeout: "120 seconds" })(
         leverage: 7,
         paused: false,
         updated_at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T.*Z$/),
-        balances: [],
+        // The paper account's starting balance (PAPER_BALANCE_USDT, default 10000).
+        balances: [{ asset: "USDT", free: "10000", locked: "0", total: "10000" }],
         pnl: { realized: "0", unrealized: "0", total: "0", fees: "0", net: "0" },
         open_positions: [],
         breaker: { state: "closed", consecutive_failures: 0, open_until: null },

@@ -44,6 +44,8 @@ export const layerTestApp = (env: Readonly<Record<string, string>> = {}) =>
     const logs: Array<string> = []
     const printed: Array<string> = []
     const app = appLayer({
+      // The order actor is off: these tests look at what ingest put on the queue.
+      orders: { actor: false },
       logSink: (line) => void logs.push(line),
       notifier: Notifier.layerMemory(notifications),
       printAlertSetup: (text) => void printed.push(text),

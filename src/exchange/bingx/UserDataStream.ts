@@ -1,0 +1,167 @@
+/**
+ * BingX user-data stream follower (live mode, best effort — reconciliation polling is enough on its
+ * own and keeps running either way).
+ *
+ * - `POST /openApi/user/auth/userDataStream` (API key header) gives a listenKey, valid 60 minutes;
+ *   it is extended with `PUT …?listenKey=` every 30 minutes.
+ * - `BINGX_WS_URL?listenKey=<key>`: no subscription message; every server frame is gzip-compressed
+ *   (binary); the server's `Ping` is answered with `Pong`.
+ * - ORDER_TRADE_UPDATE of one of our orders → `ExchangeEvents.OrderChanged` (the actor reconciles the
+ *   order at once); a FILLED STOP_MARKET / TAKE_PROFIT_MARKET order → `ProtectiveFill`.
+ *   ACCOUNT_CONFIG_UPDATE → the live layer's leverage / margin-type cache. listenKeyExpired → a new
+ *   key and a new connection.
+ * - When it cannot connect it logs, waits (5 s doubling to 60 s) and tries again.
+ */
+import { NodeSocket } from "@effect/platform-node"
+import { Duration, Effect, Layer, Schedule } from "effect"
+import * as Socket from "effect/socket/Socket"
+import * as Zlib from "node:zlib"
+import { AppConfig } from "../../config.ts"
+import { fromWire, ZERO } from "../decimal.ts"
+import { ExchangeEvents } from "../ExchangeEvents.ts"
+import { BingxLive, parseStatus } from "./BingxExchange.ts"
+import { asNumber, asText, field, isRecord, parseExact } from "./json.ts"
+
+export interface UserDataStreamOptions {
+  /** listenKey keep-alive period (default 30 min). */
+  readonly keepAliveMs?: number
+  /** First reconnect delay (default 5 s, doubling up to 60 s). */
+  readonly reconnectMs?: number
+}
+
+const LISTEN_KEY_PATH = "/openApi/user/auth/userDataStream"
+
+class StreamEnded {
+  readonly _tag = "StreamEnded"
+  readonly message: string
+  constructor(message: string) {
+    this.message = message
+  }
+}
+
+/** A frame as text: gzip-compressed binary (the normal case) or plain text. */
+export const frameText = (frame: Uint8Array | string): string => {
+  if (typeof frame === "string") return frame
+  try {
+    return Zlib.gunzipSync(frame).toString("utf8")
+  } catch {
+    return Buffer.from(frame).toString("utf8")
+  }
+}
+
+export const make = (options: UserDataStreamOptions = {}) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const live = yield* BingxLive
+    const events = yield* ExchangeEvents
+    const keepAliveMs = options.keepAliveMs ?? 30 * 60 * 1000
+    const reconnectMs = options.reconnectMs ?? 5_000
+
+    const handle = (message: unknown) =>
+      Effect.gen(function*() {
+        const type = asText(field(message, "e"))
+        if (type === "ORDER_TRADE_UPDATE") {
+          const o = field(message, "o")
+          if (!isRecord(o)) return
+          const symbol = asText(o["s"]) ?? ""
+          const orderId = asText(o["i"]) ?? ""
+          const orderType = (asText(o["o"]) ?? "").toUpperCase()
+          const status = parseStatus(asText(o["X"]))
+          const protective = orderType.startsWith("STOP") ? "stop_loss" as const : orderType.startsWith("TAKE_PROFIT") ? "take_profit" as const : undefined
+          if (protective !== undefined && status === "filled") {
+            const quantity = fromWire(o["z"]) ?? fromWire(o["q"]) ?? ZERO
+            const price = fromWire(o["ap"]) ?? fromWire(o["p"])
+            if (price === undefined) return
+            const fee = fromWire(o["n"])
+            const time = asNumber(o["T"]) || asNumber(field(message, "E"))
+            const ps = (asText(o["ps"]) ?? "BOTH").toUpperCase()
+            yield* events.publish({
+              _tag: "ProtectiveFill",
+              kind: protective,
+              symbol,
+              exchangeOrderId: orderId,
+              parentClientOrderId: undefined,
+              side: (asText(o["S"]) ?? "").toUpperCase() === "BUY" ? "BUY" : "SELL",
+              positionSide: ps === "LONG" ? "LONG" : ps === "SHORT" ? "SHORT" : "BOTH",
+              quantity,
+              price,
+              fee: fee === undefined ? ZERO : fee.value < 0n ? { ...fee, value: -fee.value } : fee,
+              feeAsset: asText(o["N"]) ?? "USDT",
+              filledAt: new Date(time ?? Date.now())
+            })
+            return
+          }
+          const clientOrderId = asText(o["c"])
+          yield* events.publish({ _tag: "OrderChanged", symbol, orderId, clientOrderId, status })
+          return
+        }
+        if (type === "ACCOUNT_CONFIG_UPDATE") {
+          const ac = field(message, "ac")
+          const symbol = asText(field(ac, "s"))
+          if (symbol === undefined) return
+          const mt = asText(field(ac, "mt"))?.toLowerCase()
+          yield* live.noteConfig(symbol, {
+            longLeverage: asNumber(field(ac, "l")),
+            shortLeverage: asNumber(field(ac, "S")),
+            marginType: mt === undefined ? undefined : mt.startsWith("cross") ? "CROSSED" : "ISOLATED"
+          })
+          return
+        }
+        if (type === "listenKeyExpired") return yield* Effect.fail(new StreamEnded("listenKey expired"))
+        if (type === "ACCOUNT_UPDATE" || type === "SNAPSHOTA" || type === "SNAPSHOTAC") {
+          yield* Effect.logDebug(`user-data stream: ${type}`)
+        }
+      })
+
+    /** One listenKey, one connection, until it closes. */
+    const session = Effect.scoped(Effect.gen(function*() {
+      const created = yield* live.client.request({ method: "POST", path: LISTEN_KEY_PATH, signed: false, bare: true })
+      const listenKey = asText(field(created, "listenKey"))
+      if (listenKey === undefined) return yield* Effect.fail(new StreamEnded("no listenKey in the answer"))
+      const url = `${config.bingx.wsUrl}${config.bingx.wsUrl.includes("?") ? "&" : "?"}listenKey=${encodeURIComponent(listenKey)}`
+      const socket = yield* Socket.makeWebSocket(url, { openTimeout: "10 seconds" })
+      const reader = yield* socket.reader
+      const writer = yield* socket.writer
+      yield* Effect.logInfo("BingX user-data stream connected")
+      yield* live.client.request({ method: "PUT", path: LISTEN_KEY_PATH, params: { listenKey }, signed: false, bare: true }).pipe(
+        Effect.catch((e) => Effect.logWarning(`user-data stream keep-alive failed: ${e.message}`)),
+        Effect.delay(Duration.millis(keepAliveMs)),
+        Effect.forever,
+        Effect.forkScoped
+      )
+      yield* Effect.addFinalizer(() =>
+        live.client.request({ method: "DELETE", path: LISTEN_KEY_PATH, params: { listenKey }, signed: false, bare: true }).pipe(
+          Effect.timeout("2 seconds"),
+          Effect.ignore
+        )
+      )
+      while (true) {
+        const frames = yield* reader.pull
+        for (const frame of frames) {
+          const text = frameText(frame)
+          if (text === "Ping") {
+            yield* writer.write("Pong")
+            continue
+          }
+          let message: unknown
+          try {
+            message = parseExact(text)
+          } catch {
+            yield* Effect.logDebug(`user-data stream: ignored a frame that is not JSON`)
+            continue
+          }
+          yield* handle(message)
+        }
+      }
+    }))
+
+    yield* session.pipe(
+      Effect.catchCause((cause) => Effect.logWarning("BingX user-data stream disconnected; polling continues, reconnecting", cause)),
+      Effect.repeat(Schedule.min([Schedule.exponential(Duration.millis(reconnectMs)), Schedule.spaced("60 seconds")])),
+      Effect.provide(NodeSocket.layerWebSocketConstructor),
+      Effect.forkScoped
+    )
+  })
+
+/** Runs the follower for the layer's lifetime. Needs AppConfig, BingxLive, ExchangeEvents. */
+export const layer = (options: UserDataStreamOptions = {}) => Layer.effectDiscard(make(options))

@@ -1,0 +1,571 @@
+/**
+ * The paper exchange (TRADING_MODE=paper, the default): the `Exchange` interface over a simulated
+ * account kept in the database (`paper_*` tables), so it survives restarts and the balance shown to
+ * users is the paper ledger's.
+ *
+ * - MARKET orders fill at once: at BingX's live public price when `BINGX_BASE_URL` answers, else at
+ *   the price the order was sized with (`priceHint`, the signal's price); with neither the order is
+ *   refused with `PriceUnavailable` (the actor records it as rejected with that reason).
+ * - Positions follow the exact ledger (`domain/ledger.ts`): one-way (net, with flips) or hedge
+ *   (separate long/short legs), per PAPER_POSITION_MODE. Closing more than is open closes what is
+ *   open; closing nothing is refused (101205), as BingX does.
+ * - Taker fee PAPER_TAKER_FEE_RATE (default 0.0005 = 0.05 %, BingX's standard perpetual taker
+ *   rate) on the notional of every fill, paid from the wallet; realised PnL goes to the wallet.
+ * - Margin: after an opening fill the wallet must still cover the initial margin (cost / leverage)
+ *   of every open position, else the order is refused (101204), before anything changes.
+ * - Attached stop-loss / take-profit become triggers for the quantity the entry opened; every
+ *   PAPER_PRICE_REFRESH_SECONDS the live price is read for symbols with active triggers and a
+ *   crossed trigger closes that quantity (at most what is still open) at that price; the other
+ *   trigger of the same entry is cancelled, and a position that goes flat cancels the rest. Each
+ *   such fill is published as `ExchangeEvents.ProtectiveFill`.
+ * - The account starts with PAPER_BALANCE_USDT (default 10000) the first time; later starts keep
+ *   the stored account.
+ * - Ids: paper order ids come from a sequence above 2^53 (strings everywhere).
+ */
+import { BigDecimal, Context, Effect, Layer, Schedule, Semaphore } from "effect"
+import { SqlClient } from "effect/sql"
+import type { SqlError } from "effect/sql/SqlError"
+import { AppConfig } from "../../config.ts"
+import { applyToLeg, applyToNet, FLAT, FLAT_NET, isFlat, type Leg, type NetPosition, opens, type Side, unrealised } from "../../domain/ledger.ts"
+import { dec, divide, plain, ZERO } from "../decimal.ts"
+import {
+  type ContractRules,
+  Exchange,
+  type ExchangeBalance,
+  type ExchangeMarginType,
+  type ExchangeOrder,
+  ExchangeOrderNotFound,
+  type ExchangePosition,
+  type ExchangePositionSide,
+  ExchangeRejectedError,
+  type ExchangeShape,
+  ExchangeTransientError,
+  ExchangeUnknownOutcome,
+  type OrderRef,
+  type PlaceOrderRequest,
+  PriceUnavailable
+} from "../Exchange.ts"
+import { type ExchangeEvent, ExchangeEvents } from "../ExchangeEvents.ts"
+import { PublicMarket } from "./PublicMarket.ts"
+
+export interface PaperExchangeShape {
+  /** Fires the active SL/TP triggers of `symbol` crossed by `price` (the live price when omitted). */
+  readonly checkTriggers: (symbol: string, price?: BigDecimal.BigDecimal) => Effect.Effect<number, SqlError>
+  /** One price refresh over every symbol with active triggers. */
+  readonly refresh: Effect.Effect<void>
+}
+
+export class PaperExchange extends Context.Service<PaperExchange, PaperExchangeShape>()("tvtelegrambingx/PaperExchange") {}
+
+interface OrderRow {
+  readonly order_id: string
+  readonly client_order_id: string | null
+  readonly symbol: string
+  readonly side: "BUY" | "SELL"
+  readonly position_side: ExchangePositionSide
+  readonly quantity: string
+  readonly executed_quantity: string
+  readonly average_price: string | null
+  readonly fee: string
+  readonly status: string
+  readonly created_at: Date
+}
+
+interface LegRow {
+  readonly side: Side
+  readonly quantity: string
+  readonly cost: string
+  readonly leverage: number
+}
+
+interface TriggerRow {
+  readonly id: string
+  readonly position_side: Side
+  readonly kind: "stop_loss" | "take_profit"
+  readonly trigger_price: string
+  readonly quantity: string
+  readonly parent_client_order_id: string | null
+}
+
+const DEFAULT_RULES = (symbol: string): ContractRules => ({
+  symbol,
+  quantityPrecision: 8,
+  pricePrecision: 8,
+  minQuantity: ZERO,
+  minNotional: ZERO,
+  maxLongLeverage: 125,
+  maxShortLeverage: 125,
+  tradable: true
+})
+
+const toOrder = (r: OrderRow): ExchangeOrder => ({
+  orderId: r.order_id,
+  clientOrderId: r.client_order_id ?? undefined,
+  symbol: r.symbol,
+  side: r.side,
+  positionSide: r.position_side,
+  status: r.status === "filled" ? "filled" : r.status === "cancelled" ? "cancelled" : "new",
+  quantity: dec(r.quantity),
+  executedQuantity: dec(r.executed_quantity),
+  averagePrice: r.average_price === null ? undefined : dec(r.average_price),
+  fee: dec(r.fee),
+  feeAsset: "USDT",
+  updatedAt: new Date(r.created_at)
+})
+
+const rejected = (code: number, message: string) => new ExchangeRejectedError({ code, message: `paper: ${message}` })
+
+export const make = Effect.gen(function*() {
+  const config = yield* AppConfig
+  const sql = yield* SqlClient.SqlClient
+  const market = yield* PublicMarket
+  const events = yield* ExchangeEvents
+  const feeRate = dec(config.trading.paperFeeRate)
+  const mode = config.trading.paperPositionMode
+  const lock = yield* Semaphore.make(1)
+  const lastKnown = new Map<string, BigDecimal.BigDecimal>()
+
+  yield* sql`INSERT INTO paper_account (asset, wallet_balance, initial_balance)
+    VALUES ('USDT', ${config.trading.paperBalanceUsdt}::numeric, ${config.trading.paperBalanceUsdt}::numeric)
+    ON CONFLICT (asset) DO NOTHING`
+
+  const dbTransient = (e: SqlError) =>
+    new ExchangeTransientError({ message: `paper exchange database error: ${e.message}`, code: undefined, retryAfterMs: undefined })
+
+  /** The live price when BingX answers (remembered), else the last one seen. */
+  const currentPrice = (symbol: string) =>
+    Effect.map(market.lastPrice(symbol), (live) => {
+      if (live !== undefined) lastKnown.set(symbol, live)
+      return live ?? lastKnown.get(symbol)
+    })
+
+  const priceOrFail = (symbol: string) =>
+    Effect.flatMap(currentPrice(symbol), (p) =>
+      p === undefined
+        ? Effect.fail(new PriceUnavailable({ symbol, message: `no price for ${symbol}: the BingX public API (BINGX_BASE_URL) did not answer` }))
+        : Effect.succeed(p))
+
+  const readLegs = (symbol: string) =>
+    Effect.map(
+      sql<LegRow>`SELECT side, quantity::text AS quantity, cost::text AS cost, leverage FROM paper_positions WHERE symbol = ${symbol}`,
+      (rows) => {
+        const legs: Record<Side, Leg> = { long: FLAT, short: FLAT }
+        const leverage: Record<Side, number> = { long: 1, short: 1 }
+        for (const r of rows) {
+          legs[r.side] = { quantity: dec(r.quantity), cost: dec(r.cost) }
+          leverage[r.side] = Number(r.leverage)
+        }
+        return { legs, leverage }
+      }
+    )
+
+  const setting = (symbol: string, key: string) =>
+    Effect.map(
+      sql<{ value: string }>`SELECT value FROM paper_settings WHERE symbol = ${symbol} AND key = ${key}`,
+      (rows) => rows[0]?.value
+    )
+
+  const leverageFor = (symbol: string, positionSide: ExchangePositionSide) =>
+    Effect.map(setting(symbol, `leverage:${positionSide}`), (v) => (v === undefined ? config.trading.defaultLeverage : Number(v)))
+
+  const writeLeg = (symbol: string, side: Side, leg: Leg, leverage: number) =>
+    sql`INSERT INTO paper_positions (symbol, side, quantity, cost, leverage, opened_at, updated_at)
+      VALUES (${symbol}, ${side}, ${plain(leg.quantity)}::numeric, ${plain(leg.cost)}::numeric, ${leverage},
+              ${isFlat(leg) ? null : new Date()}, now())
+      ON CONFLICT (symbol, side) DO UPDATE SET
+        quantity = EXCLUDED.quantity, cost = EXCLUDED.cost, leverage = EXCLUDED.leverage,
+        opened_at = CASE WHEN EXCLUDED.quantity = 0 THEN NULL ELSE COALESCE(paper_positions.opened_at, EXCLUDED.opened_at) END,
+        updated_at = now()`
+
+  const wallet = Effect.map(
+    sql<{ wallet_balance: string }>`SELECT wallet_balance::text AS wallet_balance FROM paper_account WHERE asset = 'USDT'`,
+    (rows) => dec(rows[0]?.wallet_balance ?? "0")
+  )
+
+  const usedMargin = (legs: Record<Side, Leg>, leverage: Record<Side, number>) =>
+    BigDecimal.sum(
+      divide(legs.long.cost, BigDecimal.fromBigInt(BigInt(Math.max(1, leverage.long)))),
+      divide(legs.short.cost, BigDecimal.fromBigInt(BigInt(Math.max(1, leverage.short))))
+    )
+
+  const nextOrderId = Effect.map(
+    sql<{ id: string }>`SELECT nextval('paper_order_id_seq')::text AS id`,
+    (rows) => rows[0]!.id
+  )
+
+  const insertOrder = (o: {
+    readonly orderId: string
+    readonly clientOrderId: string | null
+    readonly symbol: string
+    readonly side: "BUY" | "SELL"
+    readonly positionSide: ExchangePositionSide
+    readonly kind: "market" | "stop_loss" | "take_profit"
+    readonly reduceOnly: boolean
+    readonly quantity: BigDecimal.BigDecimal
+    readonly executed: BigDecimal.BigDecimal
+    readonly price: BigDecimal.BigDecimal
+    readonly fee: BigDecimal.BigDecimal
+    readonly realised: BigDecimal.BigDecimal
+    readonly parent: string | null
+  }) =>
+    Effect.map(
+      sql<OrderRow>`INSERT INTO paper_orders (order_id, client_order_id, symbol, side, position_side, kind, reduce_only,
+          quantity, executed_quantity, average_price, fee, realised_pnl, status, parent_client_order_id)
+        VALUES (${o.orderId}, ${o.clientOrderId}, ${o.symbol}, ${o.side}, ${o.positionSide}, ${o.kind}, ${o.reduceOnly},
+          ${plain(o.quantity)}::numeric, ${plain(o.executed)}::numeric, ${plain(o.price)}::numeric, ${plain(o.fee)}::numeric,
+          ${plain(o.realised)}::numeric, 'filled', ${o.parent})
+        RETURNING order_id, client_order_id, symbol, side, position_side, quantity::text AS quantity,
+          executed_quantity::text AS executed_quantity, average_price::text AS average_price, fee::text AS fee, status, created_at`,
+      (rows) => toOrder(rows[0]!)
+    )
+
+  const bookWallet = (realised: BigDecimal.BigDecimal, fee: BigDecimal.BigDecimal) =>
+    sql`UPDATE paper_account SET
+        wallet_balance = wallet_balance + ${plain(realised)}::numeric - ${plain(fee)}::numeric,
+        realised_pnl = realised_pnl + ${plain(realised)}::numeric,
+        fees = fees + ${plain(fee)}::numeric,
+        updated_at = now()
+      WHERE asset = 'USDT'`
+
+  const cancelTriggers = (symbol: string, side: Side) =>
+    sql`UPDATE paper_triggers SET status = 'cancelled', closed_at = now()
+      WHERE symbol = ${symbol} AND position_side = ${side} AND status = 'active'`
+
+  const findOrder = (ref: { readonly orderId?: string | undefined; readonly clientOrderId?: string | undefined }) =>
+    Effect.map(
+      ref.orderId !== undefined
+        ? sql<OrderRow>`SELECT order_id, client_order_id, symbol, side, position_side, quantity::text AS quantity,
+            executed_quantity::text AS executed_quantity, average_price::text AS average_price, fee::text AS fee, status, created_at
+            FROM paper_orders WHERE order_id = ${ref.orderId}`
+        : sql<OrderRow>`SELECT order_id, client_order_id, symbol, side, position_side, quantity::text AS quantity,
+            executed_quantity::text AS executed_quantity, average_price::text AS average_price, fee::text AS fee, status, created_at
+            FROM paper_orders WHERE client_order_id = ${ref.clientOrderId ?? ""}`,
+      (rows) => (rows[0] === undefined ? undefined : toOrder(rows[0]))
+    )
+
+  /** Everything of one MARKET order, in one transaction. */
+  const fillMarket = (req: PlaceOrderRequest, price: BigDecimal.BigDecimal) =>
+    Effect.gen(function*() {
+      const existing = yield* findOrder({ clientOrderId: req.clientOrderId })
+      if (existing !== undefined) return existing
+      if (mode === "one_way" && req.positionSide !== "BOTH") {
+        return yield* Effect.fail(rejected(109400, "In the One-way mode, the 'PositionSide' field can only be set to BOTH"))
+      }
+      if (mode === "hedge" && req.positionSide === "BOTH") {
+        return yield* Effect.fail(rejected(109400, "In the Hedge mode, the 'PositionSide' field can only be set to LONG or SHORT"))
+      }
+      if (!BigDecimal.isPositive(req.quantity)) return yield* Effect.fail(rejected(109400, "quantity must be positive"))
+      const action = req.side === "BUY" ? "buy" as const : "sell" as const
+      const { legs, leverage } = yield* readLegs(req.symbol)
+      const orderLeverage = yield* leverageFor(req.symbol, req.positionSide)
+      let quantity = req.quantity
+      let realised = ZERO
+      let opened = ZERO
+      let openedSide: Side | undefined
+      const next: Record<Side, Leg> = { ...legs }
+      const nextLeverage = { ...leverage }
+
+      if (req.positionSide === "BOTH") {
+        const net: NetPosition = !isFlat(legs.long)
+          ? { side: "long", leg: legs.long }
+          : !isFlat(legs.short)
+          ? { side: "short", leg: legs.short }
+          : FLAT_NET
+        if (req.reduceOnly) {
+          if (net.side === undefined || opens(net.side, action)) {
+            return yield* Effect.fail(rejected(101205, `no ${req.symbol} position to reduce`))
+          }
+          quantity = BigDecimal.min(quantity, net.leg.quantity)
+        }
+        const result = applyToNet(net, action, quantity, price)
+        realised = result.realised
+        opened = result.opened
+        next.long = result.position.side === "long" ? result.position.leg : FLAT
+        next.short = result.position.side === "short" ? result.position.leg : FLAT
+        if (BigDecimal.isPositive(opened) && result.position.side !== undefined) {
+          openedSide = result.position.side
+          nextLeverage[openedSide] = orderLeverage
+        }
+      } else {
+        const side: Side = req.positionSide === "LONG" ? "long" : "short"
+        if (!opens(side, action)) {
+          if (isFlat(legs[side])) return yield* Effect.fail(rejected(101205, `no ${req.symbol} ${side} position to close`))
+          quantity = BigDecimal.min(quantity, legs[side].quantity)
+        }
+        const result = applyToLeg(side, legs[side], action, quantity, price)
+        realised = result.realised
+        opened = result.opened
+        next[side] = result.leg
+        if (BigDecimal.isPositive(opened)) {
+          openedSide = side
+          nextLeverage[side] = orderLeverage
+        }
+      }
+
+      const fee = BigDecimal.multiply(BigDecimal.multiply(quantity, price), feeRate)
+      if (openedSide !== undefined) {
+        const walletAfter = BigDecimal.subtract(BigDecimal.sum(yield* wallet, realised), fee)
+        const needed = usedMargin(next, nextLeverage)
+        if (BigDecimal.isLessThan(walletAfter, needed)) {
+          return yield* Effect.fail(rejected(
+            101204,
+            `insufficient margin: the positions would need ${plain(divide(needed, BigDecimal.fromBigInt(1n), 8))} USDT, ` +
+              `the wallet would hold ${plain(divide(walletAfter, BigDecimal.fromBigInt(1n), 8))} USDT`
+          ))
+        }
+        // Attached SL/TP must sit on the right side of the fill price.
+        const long = openedSide === "long"
+        if (req.stopLoss !== undefined &&
+          (long ? !BigDecimal.isLessThan(req.stopLoss, price) : !BigDecimal.isGreaterThan(req.stopLoss, price))) {
+          return yield* Effect.fail(rejected(110411, `stop-loss ${plain(req.stopLoss)} is not ${long ? "below" : "above"} the price ${plain(price)}`))
+        }
+        if (req.takeProfit !== undefined &&
+          (long ? !BigDecimal.isGreaterThan(req.takeProfit, price) : !BigDecimal.isLessThan(req.takeProfit, price))) {
+          return yield* Effect.fail(rejected(110412, `take-profit ${plain(req.takeProfit)} is not ${long ? "above" : "below"} the price ${plain(price)}`))
+        }
+      }
+
+      for (const side of ["long", "short"] as const) {
+        if (next[side] !== legs[side] || nextLeverage[side] !== leverage[side]) {
+          yield* writeLeg(req.symbol, side, next[side], nextLeverage[side])
+          if (isFlat(next[side]) && !isFlat(legs[side])) yield* cancelTriggers(req.symbol, side)
+        }
+      }
+      yield* bookWallet(realised, fee)
+      const order = yield* insertOrder({
+        orderId: yield* nextOrderId,
+        clientOrderId: req.clientOrderId,
+        symbol: req.symbol,
+        side: req.side,
+        positionSide: req.positionSide,
+        kind: "market",
+        reduceOnly: req.reduceOnly,
+        quantity: req.quantity,
+        executed: quantity,
+        price,
+        fee,
+        realised,
+        parent: null
+      })
+      if (openedSide !== undefined) {
+        for (const [kind, trigger] of [["stop_loss", req.stopLoss], ["take_profit", req.takeProfit]] as const) {
+          if (trigger === undefined) continue
+          yield* sql`INSERT INTO paper_triggers (symbol, position_side, kind, trigger_price, quantity, parent_client_order_id)
+            VALUES (${req.symbol}, ${openedSide}, ${kind}, ${plain(trigger)}::numeric, ${plain(opened)}::numeric, ${req.clientOrderId})`
+        }
+      }
+      return order
+    })
+
+  const placeOrder = Effect.fn("PaperExchange.placeOrder")(function*(req: PlaceOrderRequest) {
+    yield* Effect.annotateCurrentSpan({ "order.client_order_id": req.clientOrderId, "order.symbol": req.symbol })
+    const live = yield* market.lastPrice(req.symbol)
+    const price = live ?? req.priceHint
+    if (price === undefined) {
+      return yield* new PriceUnavailable({
+        symbol: req.symbol,
+        message: `no price for ${req.symbol}: the BingX public API (BINGX_BASE_URL) did not answer and the signal has no price`
+      })
+    }
+    lastKnown.set(req.symbol, price)
+    return yield* lock.withPermits(1)(sql.withTransaction(fillMarket(req, price))).pipe(
+      Effect.catchTag("SqlError", (e) =>
+        Effect.fail(new ExchangeUnknownOutcome({ message: `paper exchange database error: ${e.message}`, code: undefined })))
+    )
+  })
+
+  const fires = (t: TriggerRow, price: BigDecimal.BigDecimal) => {
+    const trigger = dec(t.trigger_price)
+    const long = t.position_side === "long"
+    return t.kind === "stop_loss"
+      ? (long ? BigDecimal.isLessThanOrEqualTo(price, trigger) : BigDecimal.isGreaterThanOrEqualTo(price, trigger))
+      : (long ? BigDecimal.isGreaterThanOrEqualTo(price, trigger) : BigDecimal.isLessThanOrEqualTo(price, trigger))
+  }
+
+  const checkTriggers = Effect.fn("PaperExchange.checkTriggers")(function*(symbol: string, given?: BigDecimal.BigDecimal) {
+    const price = given ?? (yield* currentPrice(symbol))
+    if (price === undefined) return 0
+    lastKnown.set(symbol, price)
+    const published = yield* lock.withPermits(1)(sql.withTransaction(Effect.gen(function*() {
+      const out: Array<ExchangeEvent> = []
+      const active = yield* sql<TriggerRow>`SELECT id::text AS id, position_side, kind, trigger_price::text AS trigger_price,
+          quantity::text AS quantity, parent_client_order_id
+        FROM paper_triggers WHERE symbol = ${symbol} AND status = 'active' ORDER BY id`
+      /** Entry orders whose SL/TP pair already fired in this pass (the other one is cancelled). */
+      const done = new Set<string>()
+      for (const t of active) {
+        const pair = t.parent_client_order_id ?? `trigger:${t.id}`
+        if (done.has(pair) || !fires(t, price)) continue
+        const { legs, leverage } = yield* readLegs(symbol)
+        const leg = legs[t.position_side]
+        if (isFlat(leg)) {
+          yield* cancelTriggers(symbol, t.position_side)
+          continue
+        }
+        // Closes what the entry opened (never more than is still open).
+        const quantity = BigDecimal.min(dec(t.quantity), leg.quantity)
+        const action = t.position_side === "long" ? "sell" as const : "buy" as const
+        const result = applyToLeg(t.position_side, leg, action, quantity, price)
+        const fee = BigDecimal.multiply(BigDecimal.multiply(quantity, price), feeRate)
+        yield* writeLeg(symbol, t.position_side, result.leg, leverage[t.position_side])
+        yield* bookWallet(result.realised, fee)
+        const positionSide: ExchangePositionSide = mode === "one_way" ? "BOTH" : t.position_side === "long" ? "LONG" : "SHORT"
+        const order = yield* insertOrder({
+          orderId: yield* nextOrderId,
+          clientOrderId: null,
+          symbol,
+          side: action === "sell" ? "SELL" : "BUY",
+          positionSide,
+          kind: t.kind,
+          reduceOnly: true,
+          quantity,
+          executed: quantity,
+          price,
+          fee,
+          realised: result.realised,
+          parent: t.parent_client_order_id
+        })
+        yield* sql`UPDATE paper_triggers SET status = 'triggered', closed_at = now() WHERE id = ${t.id}::bigint`
+        // The other half of this entry's SL/TP pair is cancelled; a flat position cancels everything on its side.
+        if (t.parent_client_order_id !== null) {
+          yield* sql`UPDATE paper_triggers SET status = 'cancelled', closed_at = now()
+            WHERE parent_client_order_id = ${t.parent_client_order_id} AND status = 'active'`
+        }
+        if (isFlat(result.leg)) yield* cancelTriggers(symbol, t.position_side)
+        done.add(pair)
+        out.push({
+          _tag: "ProtectiveFill",
+          kind: t.kind,
+          symbol,
+          exchangeOrderId: order.orderId,
+          parentClientOrderId: t.parent_client_order_id ?? undefined,
+          side: order.side,
+          positionSide,
+          quantity,
+          price,
+          fee,
+          feeAsset: "USDT",
+          filledAt: order.updatedAt
+        })
+      }
+      return out
+    })))
+    for (const event of published) {
+      yield* Effect.logInfo(`paper ${event._tag === "ProtectiveFill" ? event.kind : ""} triggered on ${symbol} at ${plain(price)}`)
+      yield* events.publish(event)
+    }
+    return published.length
+  })
+
+  const refresh = Effect.gen(function*() {
+    const symbols = yield* sql<{ symbol: string }>`SELECT DISTINCT symbol FROM paper_triggers WHERE status = 'active'`
+    for (const { symbol } of symbols) {
+      const live = yield* market.lastPrice(symbol)
+      if (live !== undefined) yield* checkTriggers(symbol, live)
+    }
+  }).pipe(
+    Effect.catchCause((cause) => Effect.logWarning("paper price refresh failed", cause)),
+    Effect.withSpan("PaperExchange.refresh")
+  )
+
+  const mapSql = <A, E, R>(effect: Effect.Effect<A, E | SqlError, R>): Effect.Effect<A, Exclude<E, SqlError> | ExchangeTransientError, R> =>
+    Effect.catchIf(effect, (e): e is SqlError => (e as { _tag?: string })._tag === "SqlError", (e) => Effect.fail(dbTransient(e))) as any
+
+  const exchange: ExchangeShape = {
+    name: "paper",
+    serverTime: Effect.clockWith((clock) => clock.currentTimeMillis),
+    // Mark price (PnL display): the live price, else the last one seen (offline paper trading).
+    markPrice: (symbol) => priceOrFail(symbol).pipe(Effect.withSpan("PaperExchange.markPrice")),
+    // Last price (order sizing and checks): live only, so that without it the signal's price is used.
+    lastPrice: (symbol) =>
+      Effect.flatMap(market.lastPrice(symbol), (live) => {
+        if (live === undefined) {
+          return Effect.fail(new PriceUnavailable({ symbol, message: `no live price for ${symbol}: the BingX public API (BINGX_BASE_URL) did not answer` }))
+        }
+        lastKnown.set(symbol, live)
+        return Effect.succeed(live)
+      }).pipe(Effect.withSpan("PaperExchange.lastPrice")),
+    contract: (symbol) => Effect.map(market.contract(symbol), (rules) => rules ?? DEFAULT_RULES(symbol)),
+    positionMode: Effect.succeed(mode),
+    setMarginType: (symbol: string, marginType: ExchangeMarginType) =>
+      mapSql(Effect.asVoid(sql`INSERT INTO paper_settings (symbol, key, value) VALUES (${symbol}, 'margin_type', ${marginType})
+        ON CONFLICT (symbol, key) DO UPDATE SET value = EXCLUDED.value`)),
+    setLeverage: (symbol: string, leverage: number, side: ExchangePositionSide) =>
+      mapSql(Effect.asVoid(sql`INSERT INTO paper_settings (symbol, key, value) VALUES (${symbol}, ${`leverage:${side}`}, ${String(leverage)})
+        ON CONFLICT (symbol, key) DO UPDATE SET value = EXCLUDED.value`)),
+    placeOrder,
+    queryOrder: (symbol: string, ref: OrderRef) =>
+      mapSql(Effect.flatMap(findOrder(ref), (o) =>
+        o === undefined || o.symbol !== symbol
+          ? Effect.fail(new ExchangeOrderNotFound({ symbol, orderId: ref.orderId, clientOrderId: ref.clientOrderId }))
+          : Effect.succeed(o))),
+    cancelOrder: (symbol: string, ref: OrderRef) =>
+      mapSql(Effect.flatMap(findOrder(ref), (o): Effect.Effect<ExchangeOrder, ExchangeOrderNotFound | ExchangeRejectedError> =>
+        o === undefined || o.symbol !== symbol
+          ? Effect.fail(new ExchangeOrderNotFound({ symbol, orderId: ref.orderId, clientOrderId: ref.clientOrderId }))
+          : Effect.fail(rejected(80018, `order ${o.orderId} is already filled`)))),
+    openOrders: () => Effect.succeed([]),
+    positions: (symbol?: string) =>
+      mapSql(Effect.gen(function*() {
+        const rows = yield* sql<LegRow & { symbol: string }>`SELECT symbol, side, quantity::text AS quantity, cost::text AS cost, leverage
+          FROM paper_positions WHERE quantity > 0 ${symbol === undefined ? sql`` : sql`AND symbol = ${symbol}`}
+          ORDER BY symbol, side`
+        const out: Array<ExchangePosition> = []
+        for (const r of rows) {
+          const leg = { quantity: dec(r.quantity), cost: dec(r.cost) }
+          const mark = yield* currentPrice(r.symbol)
+          out.push({
+            symbol: r.symbol,
+            side: r.side,
+            quantity: leg.quantity,
+            entryPrice: divide(leg.cost, leg.quantity),
+            markPrice: mark,
+            unrealisedPnl: mark === undefined ? undefined : unrealised(r.side, leg, mark),
+            leverage: Number(r.leverage)
+          })
+        }
+        return out
+      })),
+    balances: mapSql(Effect.gen(function*() {
+      const rows = yield* sql<LegRow & { symbol: string }>`SELECT symbol, side, quantity::text AS quantity, cost::text AS cost, leverage
+        FROM paper_positions WHERE quantity > 0`
+      let upnl = ZERO
+      let used = ZERO
+      for (const r of rows) {
+        const leg = { quantity: dec(r.quantity), cost: dec(r.cost) }
+        used = BigDecimal.sum(used, divide(leg.cost, BigDecimal.fromBigInt(BigInt(Math.max(1, Number(r.leverage))))))
+        const mark = lastKnown.get(r.symbol)
+        if (mark !== undefined) upnl = BigDecimal.sum(upnl, unrealised(r.side, leg, mark))
+      }
+      const balance = yield* wallet
+      const equity = BigDecimal.sum(balance, upnl)
+      const balances: ReadonlyArray<ExchangeBalance> = [{
+        asset: "USDT",
+        balance,
+        equity,
+        available: BigDecimal.max(ZERO, BigDecimal.subtract(equity, used)),
+        unrealisedPnl: upnl
+      }]
+      return balances
+    }))
+  }
+
+  return { exchange, paper: PaperExchange.of({ checkTriggers, refresh }) }
+})
+
+/** Exchange + PaperExchange, with the price refresh running. Needs AppConfig, SqlClient, PublicMarket, ExchangeEvents. */
+export const layerNoDeps = Layer.effectContext(Effect.gen(function*() {
+  const { exchange, paper } = yield* make
+  const config = yield* AppConfig
+  yield* paper.refresh.pipe(
+    Effect.repeat(Schedule.spaced(`${config.trading.paperPriceRefreshSeconds} seconds`)),
+    Effect.forkScoped
+  )
+  yield* Effect.logInfo(
+    `paper exchange: ${config.trading.paperPositionMode} mode, taker fee ${config.trading.paperFeeRate}, prices from ${config.bingx.baseUrl} (signal price when it does not answer)`
+  )
+  return Context.make(Exchange, Exchange.of(exchange)).pipe(Context.add(PaperExchange, paper))
+}))
+
+/** The paper exchange with its public market client. Needs AppConfig, SqlClient, ExchangeEvents. */
+export const layer = layerNoDeps.pipe(Layer.provide(PublicMarket.layer))
