@@ -750,6 +750,10 @@ export const decodeSignals = (body: ParsedBody, context: DecodeContext): DecodeR
     const t = parseText(v, "a string")
     if (!t.ok) return t
     if (t.value.length > MAX_ID_LENGTH) return bad<string>(`is longer than ${MAX_ID_LENGTH} characters`)
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(t.value) || !t.value.isWellFormed()) {
+      return bad<string>("contains control characters or invalid Unicode; send a printable id")
+    }
     const placeholder = placeholderIn(t.value)
     return placeholder === undefined ? t : bad<string>(placeholderProblem(placeholder))
   })

@@ -283,3 +283,13 @@ export const tokenFromBody = (body: ParsedBody): string | undefined => {
   }
   return undefined
 }
+
+/**
+ * JSON text for a Postgres `jsonb` column. `jsonb` refuses the NUL character and lone UTF-16
+ * surrogates (`\u0000`, `\ud800`) anywhere, keys included; they become U+FFFD so that any body can
+ * be stored. `JSON.stringify` writes exactly those as `\uXXXX` escapes (valid surrogate pairs are
+ * written as characters), so only real escapes are replaced — not an escaped backslash followed by
+ * the letters "u0000".
+ */
+export const jsonForPostgres = (value: unknown): string =>
+  JSON.stringify(value).replace(/(?<!\\)((?:\\\\)*)\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})/g, "$1\\ufffd")

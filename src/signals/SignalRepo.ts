@@ -13,6 +13,7 @@ import { Context, Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 import type { OrderStatus } from "../domain/order.ts"
+import { jsonForPostgres } from "../domain/webhookBody.ts"
 
 export interface NewSignalRow {
   readonly idempotencyKey: string
@@ -141,7 +142,7 @@ export class SignalRepo extends Context.Service<SignalRepo, {
     )
 
     const insert = (rows: ReadonlyArray<NewSignalRow>, shared: InsertShared) => {
-      const input = JSON.stringify(rows.map((r, idx) => ({
+      const input = jsonForPostgres(rows.map((r, idx) => ({
         idx,
         idempotency_key: r.idempotencyKey,
         symbol: r.symbol,

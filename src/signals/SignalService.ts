@@ -18,7 +18,7 @@ import {
   MAX_FUTURE_SKEW_SECONDS,
   staleReason
 } from "../domain/signal.ts"
-import type { ParsedBody } from "../domain/webhookBody.ts"
+import { jsonForPostgres, type ParsedBody } from "../domain/webhookBody.ts"
 import type { FieldProblem } from "../http/respond.ts"
 import { Notifier } from "../notify/Notifier.ts"
 import { SignalQueue } from "../orders/SignalQueue.ts"
@@ -151,7 +151,7 @@ export class SignalService extends Context.Service<SignalService, {
           userId: owner.userId,
           botSessionId: owner.botSessionId,
           receivedAt,
-          rawPayload: JSON.stringify(body.raw)
+          rawPayload: jsonForPostgres(body.raw)
         })
         const byKey = new Map(inserted.map((r) => [r.idempotencyKey, r]))
         const created: Array<SignalView> = []

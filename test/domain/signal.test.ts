@@ -603,3 +603,20 @@ describe("parseBody", () => {
     }), { numRuns: 500 })
   })
 })
+
+describe("jsonForPostgres", () => {
+  it("replaces NUL and lone surrogates (values and keys) with U+FFFD, nothing else", async () => {
+    const { jsonForPostgres } = await import("../../src/domain/webhookBody.ts")
+    const text = jsonForPostgres({ "a\u0000b": "x\u0000y", lone: "\ud800", pair: "\ud83d\ude00", literal: "\\u0000", both: "\\\u0000" })
+    expect(JSON.parse(text)).toEqual({ "a\ufffdb": "x\ufffdy", lone: "\ufffd", pair: "\ud83d\ude00", literal: "\\u0000", both: "\\\ufffd" })
+    expect(text).not.toMatch(/(?<!\\)(\\\\)*\\u(0000|d[89a-f])/i)
+  })
+
+  it("an id with control characters is refused with a field problem", () => {
+    const r = decode(JSON.stringify({ id: "a\u0000b", symbol: "BTCUSDT", action: "buy", qty: "1" }))
+    expect(r.ok).toBe(false)
+    if (!r.ok) expect(r.problems).toEqual([{ field: "id", problem: "contains control characters or invalid Unicode; send a printable id" }])
+    const lone = decode(JSON.stringify({ id: "a\ud800", symbol: "BTCUSDT", action: "buy", qty: "1" }))
+    expect(lone.ok).toBe(false)
+  })
+})

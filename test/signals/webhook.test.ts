@@ -546,6 +546,21 @@ layer(layerTestApp(appEnv), { excludeTestServices: true, timeout: "120 seconds" 
       expect(stored).toBeGreaterThan(0)
     }), { timeout: 120_000 })
 
+  it.effect("NUL characters and lone surrogates: a printable answer, never 5xx (found by the property above)", () =>
+    Effect.gen(function*() {
+      // In the id: refused with a field problem.
+      const badId = yield* postWebhook(`{"secret":"${T}","id":"\\u0000","symbol":"BTCUSDT","action":"buy","qty":"1"}`)
+      expect(badId.status).toBe(422)
+      // Elsewhere (values and keys): stored, with U+FFFD in the raw payload.
+      const odd = yield* postWebhook(
+        `{"secret":"${T}","id":"${uniqueId()}","symbol":"BTCUSDT","action":"buy","qty":"1","note":"a\\u0000b","odd\\u0000\\ud800key":false}`
+      )
+      expect(odd.status).toBe(201)
+      const sql = yield* SqlClient.SqlClient
+      const [row] = yield* sql<{ raw: string }>`SELECT raw_payload::text AS raw FROM signals WHERE id = ${odd.json.id}::bigint`
+      expect(JSON.parse(row!.raw).body).toMatchObject({ note: "a\ufffdb", "odd\ufffd\ufffdkey": false })
+    }))
+
   it.effect("the bearer token does not open the webhook, nor the webhook token the operator API", () =>
     Effect.gen(function*() {
       const viaApiToken = yield* postWebhook({ secret: API_TOKEN, symbol: "BTCUSDT", action: "buy", qty: 1 })
