@@ -197,11 +197,21 @@ export const ancestorsOf = (spans: ReadonlyArray<ReceivedSpan>, span: ReceivedSp
 export const SpanKind = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 } as const
 
 /** A span by name, optionally with its kind: `"SignalService.ingest"`, `{ name: "POST", kind: "client" }`. */
-export type SpanMatcher = string | { readonly name: string; readonly kind?: keyof typeof SpanKind }
+export type SpanMatcher =
+  | string
+  | {
+    readonly name: string
+    readonly kind?: keyof typeof SpanKind
+    /** A substring of the span's `url.full` attribute (HTTP client spans). */
+    readonly urlContains?: string
+  }
 
 const describeMatcher = (m: SpanMatcher) => (typeof m === "string" ? m : `${m.kind ?? "any"}:${m.name}`)
 const matches = (m: SpanMatcher) => (s: ReceivedSpan) =>
-  typeof m === "string" ? s.name === m : s.name === m.name && (m.kind === undefined || s.kind === SpanKind[m.kind])
+  typeof m === "string"
+    ? s.name === m
+    : s.name === m.name && (m.kind === undefined || s.kind === SpanKind[m.kind]) &&
+      (m.urlContains === undefined || String(s.attributes["url.full"] ?? "").includes(m.urlContains))
 
 /**
  * Asserts that spans matching `chain` (outermost first) exist and each is a descendant of the one
