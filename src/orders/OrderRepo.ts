@@ -107,6 +107,8 @@ export class OrderRepo extends Context.Service<OrderRepo, {
   readonly byClientOrderId: (clientOrderId: string) => Effect.Effect<OrderRow | undefined, SqlError>
   readonly byExchangeOrderId: (exchangeOrderId: string) => Effect.Effect<OrderRow | undefined, SqlError>
   readonly list: (filter: ListFilter) => Effect.Effect<ReadonlyArray<OrderRow>, SqlError>
+  /** The orders a signal created, oldest first. */
+  readonly bySignal: (signalId: string) => Effect.Effect<ReadonlyArray<OrderRow>, SqlError>
   readonly fillsOf: (orderIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<FillRow>, SqlError>
   /** One guarded UPDATE; `undefined` when the order was not in `from` any more. */
   readonly transition: (
@@ -177,6 +179,12 @@ export class OrderRepo extends Context.Service<OrderRepo, {
           LIMIT ${filter.limit}`,
         (rows) => rows.map(normalise)
       ).pipe(Effect.withSpan("OrderRepo.list"))
+
+    const bySignal = (signalId: string) =>
+      Effect.map(
+        sql<OrderRow>`SELECT ${columns} FROM orders WHERE signal_id = ${signalId}::bigint ORDER BY id`,
+        (rows) => rows.map(normalise)
+      ).pipe(Effect.withSpan("OrderRepo.bySignal"))
 
     const fillsOf = (orderIds: ReadonlyArray<string>) =>
       orderIds.length === 0
@@ -305,6 +313,7 @@ export class OrderRepo extends Context.Service<OrderRepo, {
       byClientOrderId,
       byExchangeOrderId,
       list,
+      bySignal,
       fillsOf,
       transition,
       setExchangeOrderId,

@@ -44,6 +44,8 @@ export interface OrderServiceShape {
   readonly get: (orderId: string) => Effect.Effect<OrderView, OrderNotFound | SqlError>
   /** Newest first, with fills. */
   readonly list: (filter?: OrderListFilter) => Effect.Effect<ReadonlyArray<OrderView>, SqlError>
+  /** The orders a signal created (oldest first), with their fills. */
+  readonly ofSignal: (signalId: string) => Effect.Effect<ReadonlyArray<OrderView>, SqlError>
   readonly approve: (orderId: string, actor: Actor) => Effect.Effect<OrderView, OrderNotFound | OrderConflict | SqlError>
   readonly reject: (orderId: string, actor: Actor) => Effect.Effect<OrderView, OrderNotFound | OrderConflict | SqlError>
   readonly breakerStatus: Effect.Effect<BreakerStatus>
@@ -79,6 +81,12 @@ export class OrderService extends Context.Service<OrderService, OrderServiceShap
     const list = Effect.fn("OrderService.list")(function*(filter: OrderListFilter = {}) {
       const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500)
       const orders = yield* repo.list({ status: filter.status, symbol: filter.symbol, limit })
+      const fills = yield* repo.fillsOf(orders.map((o) => o.id))
+      return orders.map((o) => orderView(o, fills))
+    })
+
+    const ofSignal = Effect.fn("OrderService.ofSignal")(function*(signalId: string) {
+      const orders = yield* repo.bySignal(signalId)
       const fills = yield* repo.fillsOf(orders.map((o) => o.id))
       return orders.map((o) => orderView(o, fills))
     })
@@ -149,7 +157,7 @@ export class OrderService extends Context.Service<OrderService, OrderServiceShap
       return yield* withFills(rejected)
     })
 
-    return OrderService.of({ get, list, approve, reject, breakerStatus: breaker.status })
+    return OrderService.of({ get, list, ofSignal, approve, reject, breakerStatus: breaker.status })
   })
 
   /** Needs AppConfig, OrderRepo, SignalQueue, AuditLog, Notifier, Breaker. */

@@ -85,34 +85,6 @@ export interface FillView {
   readonly filledAt: Date
 }
 
-export interface OrderView {
-  readonly id: string
-  readonly signalId: string
-  readonly symbol: string
-  readonly action: "buy" | "sell"
-  readonly positionSide: "long" | "short" | null
-  readonly reduceOnly: boolean
-  readonly status: OrderStatus
-  readonly quantity: string | null
-  readonly marginUsdt: string | null
-  readonly filledQuantity: string
-  readonly price: string | null
-  readonly averagePrice: string | null
-  readonly leverage: number | null
-  readonly marginMode: "isolated" | "cross" | null
-  readonly stopLoss: string | null
-  readonly takeProfit: string | null
-  readonly clientOrderId: string | null
-  readonly exchangeOrderId: string | null
-  readonly reason: string | null
-  readonly createdAt: Date
-  readonly updatedAt: Date
-  readonly fills: ReadonlyArray<FillView>
-}
-
-export interface SignalWithOrders extends SignalView {
-  readonly orders: ReadonlyArray<OrderView>
-}
 
 export interface ListQuery {
   readonly limit: number
@@ -127,7 +99,7 @@ export class SignalRepo extends Context.Service<SignalRepo, {
   readonly findByKeys: (keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<SignalView>, SqlError>
   /** Newest first. */
   readonly list: (query: ListQuery) => Effect.Effect<ReadonlyArray<SignalView>, SqlError>
-  readonly get: (id: string) => Effect.Effect<Option.Option<SignalWithOrders>, SqlError>
+  readonly get: (id: string) => Effect.Effect<Option.Option<SignalView>, SqlError>
 }>()("tvtelegrambingx/SignalRepo") {
   static readonly make = Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -230,27 +202,10 @@ export class SignalRepo extends Context.Service<SignalRepo, {
       )
 
     const get = (id: string) =>
-      Effect.gen(function*() {
-        const rows = yield* sql<SignalRow>`SELECT ${SIGNAL_COLUMNS} FROM signals s ${FIRST_ORDER}
-          WHERE s.id = ${id}::bigint`
-        const row = rows[0]
-        if (row === undefined) return Option.none<SignalWithOrders>()
-        const orders = yield* sql<OrderRow>`
-          SELECT id::text AS id, signal_id::text AS signal_id, symbol, action, position_side, reduce_only, status,
-            quantity::text AS quantity, margin_usdt::text AS margin_usdt, filled_quantity::text AS filled_quantity,
-            price::text AS price, average_price::text AS average_price, leverage, margin_mode,
-            stop_loss::text AS stop_loss, take_profit::text AS take_profit, client_order_id, exchange_order_id,
-            reason, created_at, updated_at
-          FROM orders WHERE signal_id = ${id}::bigint ORDER BY id`
-        const fills = orders.length === 0 ? [] : yield* sql<FillRow>`
-          SELECT id::text AS id, order_id::text AS order_id, quantity::text AS quantity, price::text AS price,
-            fee::text AS fee, fee_asset, filled_at
-          FROM fills WHERE ${sql.in("order_id", orders.map((o) => o.id))} ORDER BY filled_at, id`
-        return Option.some<SignalWithOrders>({
-          ...toSignalView(row),
-          orders: orders.map((o) => toOrderView(o, fills.filter((f) => f.order_id === o.id)))
-        })
-      }).pipe(Effect.withSpan("SignalRepo.get"))
+      sql<SignalRow>`SELECT ${SIGNAL_COLUMNS} FROM signals s ${FIRST_ORDER} WHERE s.id = ${id}::bigint`.pipe(
+        Effect.map((rows) => (rows[0] === undefined ? Option.none<SignalView>() : Option.some(toSignalView(rows[0])))),
+        Effect.withSpan("SignalRepo.get")
+      )
 
     return SignalRepo.of({ insert, findByKeys, list, get })
   })
@@ -279,39 +234,7 @@ interface SignalRow {
   readonly order_status: OrderStatus | null
 }
 
-interface OrderRow {
-  readonly id: string
-  readonly signal_id: string
-  readonly symbol: string
-  readonly action: "buy" | "sell"
-  readonly position_side: "long" | "short" | null
-  readonly reduce_only: boolean
-  readonly status: OrderStatus
-  readonly quantity: string | null
-  readonly margin_usdt: string | null
-  readonly filled_quantity: string
-  readonly price: string | null
-  readonly average_price: string | null
-  readonly leverage: number | null
-  readonly margin_mode: "isolated" | "cross" | null
-  readonly stop_loss: string | null
-  readonly take_profit: string | null
-  readonly client_order_id: string | null
-  readonly exchange_order_id: string | null
-  readonly reason: string | null
-  readonly created_at: Date | string
-  readonly updated_at: Date | string
-}
 
-interface FillRow {
-  readonly id: string
-  readonly order_id: string
-  readonly quantity: string
-  readonly price: string
-  readonly fee: string
-  readonly fee_asset: string
-  readonly filled_at: Date | string
-}
 
 const date = (v: Date | string): Date => (v instanceof Date ? v : new Date(v))
 const optDate = (v: Date | string | null): Date | null => (v === null ? null : date(v))
@@ -337,34 +260,3 @@ const toSignalView = (r: SignalRow): SignalView => ({
   orderStatus: r.order_status
 })
 
-const toOrderView = (o: OrderRow, fills: ReadonlyArray<FillRow>): OrderView => ({
-  id: o.id,
-  signalId: o.signal_id,
-  symbol: o.symbol,
-  action: o.action,
-  positionSide: o.position_side,
-  reduceOnly: o.reduce_only,
-  status: o.status,
-  quantity: o.quantity,
-  marginUsdt: o.margin_usdt,
-  filledQuantity: o.filled_quantity,
-  price: o.price,
-  averagePrice: o.average_price,
-  leverage: int(o.leverage),
-  marginMode: o.margin_mode,
-  stopLoss: o.stop_loss,
-  takeProfit: o.take_profit,
-  clientOrderId: o.client_order_id,
-  exchangeOrderId: o.exchange_order_id,
-  reason: o.reason,
-  createdAt: date(o.created_at),
-  updatedAt: date(o.updated_at),
-  fills: fills.map((f) => ({
-    id: f.id,
-    quantity: f.quantity,
-    price: f.price,
-    fee: f.fee,
-    feeAsset: f.fee_asset,
-    filledAt: date(f.filled_at)
-  }))
-})

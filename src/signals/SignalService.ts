@@ -24,7 +24,7 @@ import { Notifier } from "../notify/Notifier.ts"
 import { SignalQueue } from "../orders/SignalQueue.ts"
 import { BotSettings, initialOrderStatus } from "../settings/BotSettings.ts"
 import { signalIngestDuration, signalsIngested } from "../telemetry/metrics.ts"
-import { type ListQuery, type NewSignalRow, SignalRepo, type SignalView, type SignalWithOrders } from "./SignalRepo.ts"
+import { type ListQuery, type NewSignalRow, SignalRepo, type SignalView } from "./SignalRepo.ts"
 
 /** The alert cannot become a signal; `fields` says why (answered 422). */
 export class SignalInvalid extends Data.TaggedError("SignalInvalid")<{
@@ -63,7 +63,7 @@ const toRow = (s: CanonicalSignal, order: NewSignalRow["order"]): NewSignalRow =
 export class SignalService extends Context.Service<SignalService, {
   readonly ingest: (body: ParsedBody) => Effect.Effect<IngestResult, SignalInvalid | SqlError>
   readonly list: (query: ListQuery) => Effect.Effect<ReadonlyArray<SignalView>, SqlError>
-  readonly get: (id: string) => Effect.Effect<Option.Option<SignalWithOrders>, SqlError>
+  readonly get: (id: string) => Effect.Effect<Option.Option<SignalView>, SqlError>
   /** The most recent signals (the bot's reports), newest first. */
   readonly recent: (limit: number) => Effect.Effect<ReadonlyArray<SignalView>, SqlError>
 }>()("tvtelegrambingx/SignalService") {

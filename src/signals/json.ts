@@ -1,8 +1,8 @@
 /**
- * The HTTP shapes of signals and orders (api-contract.md): snake_case, ids and decimals as
- * strings, ISO-8601 UTC timestamps, null for absent values.
+ * The HTTP shape of a signal (api-contract.md): snake_case, ids and decimals as strings, ISO-8601
+ * UTC timestamps, null for absent values. Orders have theirs in src/orders/OrderView.ts.
  */
-import type { OrderView, SignalView, SignalWithOrders } from "./SignalRepo.ts"
+import type { SignalView } from "./SignalRepo.ts"
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString())
 
@@ -24,37 +24,3 @@ export const signalJson = (s: SignalView) => ({
   order_id: s.orderId,
   order_status: s.orderStatus
 })
-
-export const orderJson = (o: OrderView) => ({
-  id: o.id,
-  signal_id: o.signalId,
-  symbol: o.symbol,
-  action: o.action,
-  position_side: o.positionSide,
-  reduce_only: o.reduceOnly,
-  status: o.status,
-  quantity: o.quantity,
-  margin_usdt: o.marginUsdt,
-  filled_quantity: o.filledQuantity,
-  price: o.price,
-  average_price: o.averagePrice,
-  leverage: o.leverage,
-  margin_mode: o.marginMode,
-  stop_loss: o.stopLoss,
-  take_profit: o.takeProfit,
-  client_order_id: o.clientOrderId,
-  exchange_order_id: o.exchangeOrderId,
-  reason: o.reason,
-  created_at: o.createdAt.toISOString(),
-  updated_at: o.updatedAt.toISOString(),
-  fills: o.fills.map((f) => ({
-    id: f.id,
-    quantity: f.quantity,
-    price: f.price,
-    fee: f.fee,
-    fee_asset: f.feeAsset,
-    filled_at: f.filledAt.toISOString()
-  }))
-})
-
-export const signalWithOrdersJson = (s: SignalWithOrders) => ({ ...signalJson(s), orders: s.orders.map(orderJson) })

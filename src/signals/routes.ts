@@ -13,11 +13,12 @@ import { HttpIncomingMessage, HttpMiddleware, HttpRouter, HttpServerRequest, Url
 import { normaliseSymbol, parseTimestamp } from "../domain/signal.ts"
 import { parseBody, tokenFromBody, tokenFromUnparsedBody } from "../domain/webhookBody.ts"
 import { ApiError, type FieldProblem, json, operatorRoute, publicRoute } from "../http/respond.ts"
+import { OrderService } from "../orders/OrderService.ts"
 import { Secrets } from "../security/Secrets.ts"
 import { matchesAny } from "../security/tokens.ts"
 import { webhookRejections } from "../telemetry/metrics.ts"
 import { UNTRACED_URLS } from "../telemetry/tracing.ts"
-import { signalJson, signalWithOrdersJson } from "./json.ts"
+import { signalJson } from "./json.ts"
 import { SignalService } from "./SignalService.ts"
 import { WebhookGuard } from "./WebhookGuard.ts"
 
@@ -205,7 +206,9 @@ const getSignal = Effect.gen(function*() {
   const service = yield* SignalService
   const signal = yield* service.get(id)
   if (signal._tag === "None") return yield* notFound
-  return json(signalWithOrdersJson(signal.value))
+  // The orders as GET /orders/{id} shows them (one encoder for both).
+  const orders = yield* (yield* OrderService).ofSignal(id)
+  return json({ ...signalJson(signal.value), orders })
 })
 
 export const signalReadRoutes = Layer.mergeAll(

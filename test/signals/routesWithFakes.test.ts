@@ -16,6 +16,7 @@ import { BotSettings } from "../../src/settings/BotSettings.ts"
 import { botRoutes } from "../../src/signals/botRoutes.ts"
 import { BotStatusParts } from "../../src/signals/BotStatusParts.ts"
 import { layerWebhookTraceRedaction, signalRoutes } from "../../src/signals/routes.ts"
+import { OrderService } from "../../src/orders/OrderService.ts"
 import { SignalRepo } from "../../src/signals/SignalRepo.ts"
 import { SignalService } from "../../src/signals/SignalService.ts"
 import { WebhookGuard } from "../../src/signals/WebhookGuard.ts"
@@ -111,7 +112,9 @@ const services = Layer.mergeAll(SignalService.layerNoDeps, WebhookGuard.layer, p
     settings,
     secrets,
     SignalQueue.layerWithCapacity(10),
-    Notifier.layerMemory(notifications)
+    Notifier.layerMemory(notifications),
+    // GET /signals/{id} lists the signal's orders through OrderService; not called in these tests.
+    Layer.mock(OrderService)({})
   )),
   Layer.provideMerge(AppConfig.layerFrom({ TRADING_MODE: "paper" }))
 )
