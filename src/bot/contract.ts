@@ -8,6 +8,7 @@
  * Unknown extra keys are ignored (forward compatible); missing or malformed ones are errors.
  */
 import { Data, Effect, Schema } from "effect"
+import { ORDER_STATUSES } from "../domain/order.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Scalars
@@ -29,18 +30,7 @@ export const Timestamp = Schema.String.check(
 export const Action = Schema.Literals(["buy", "sell"])
 export const PositionSide = Schema.Literals(["long", "short"])
 export const MarginModeSchema = Schema.Literals(["isolated", "cross"])
-export const OrderStatusSchema = Schema.Literals([
-  "awaiting_approval",
-  "pending",
-  "submitted",
-  "partially_filled",
-  "filled",
-  "rejected",
-  "cancelled",
-  "expired",
-  "failed",
-  "skipped"
-])
+export const OrderStatusSchema = Schema.Literals(ORDER_STATUSES)
 export const BreakerStateSchema = Schema.Literals(["closed", "half_open", "open"])
 export const PnlPeriodSchema = Schema.Literals(["day", "week", "all"])
 export type PnlPeriod = typeof PnlPeriodSchema.Type

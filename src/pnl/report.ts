@@ -25,6 +25,7 @@ import type { FieldProblem } from "../http/respond.ts"
 import { divideRounded } from "../domain/ledger.ts"
 import { plain, ZERO } from "./decimal.ts"
 import type { FillReportRow, SymbolPeriodRow } from "./PnlRepo.ts"
+import type { AccountPart, BalanceJson, OpenPositionJson, PnlSummaryJson } from "../signals/BotStatusParts.ts"
 
 export type Period = "day" | "week" | "all"
 export const PERIODS: ReadonlyArray<Period> = ["day", "week", "all"]
@@ -208,36 +209,9 @@ export const periodSummaryJson = (
   }
 }
 
-export interface PositionJson {
-  readonly symbol: string
-  readonly side: "long" | "short"
-  readonly quantity: string
-  readonly entry_price: string
-  readonly mark_price: string | null
-  readonly unrealized_pnl: string | null
-  readonly leverage: number | null
-  readonly opened_at: string | null
-}
-
-export interface BalanceJson {
-  readonly asset: string
-  readonly free: string
-  readonly locked: string
-  readonly total: string
-}
-
-export interface PnlSummaryJson {
-  readonly realized: string
-  readonly unrealized: string
-  readonly total: string
-  readonly fees: string
-  readonly net: string
-}
-
+/** JSON shapes shared with `/bot/status` (one definition, in BotStatusParts). */
+export type { BalanceJson, PnlSummaryJson }
+export type PositionJson = OpenPositionJson
 /** The parts of `GET /bot/status` that come from PnL. */
-export interface BotStatusPnlParts {
-  readonly balances: ReadonlyArray<BalanceJson>
-  readonly pnl: PnlSummaryJson
-  readonly open_positions: ReadonlyArray<PositionJson>
-}
+export type BotStatusPnlParts = AccountPart
 
