@@ -10,37 +10,24 @@ import { ByteSize, Effect, Layer, Schema, SchemaIssue } from "effect"
 import { HttpIncomingMessage, HttpServerRequest } from "effect/http"
 import { AppConfig } from "../config.ts"
 import { ApiError, type FieldProblem, json, operatorRoute } from "../http/respond.ts"
-import { BotSettings, type BotSettingsValue, type SettingsPatch } from "../settings/BotSettings.ts"
+import { BotSettings, type SettingsPatch } from "../settings/BotSettings.ts"
 import { BotStatusParts } from "./BotStatusParts.ts"
-import { signalJson } from "./json.ts"
+import { botStateJson, signalJson } from "./json.ts"
 import { parseLimit } from "./routes.ts"
 import { SignalService } from "./SignalService.ts"
 
-const settingsJson = (s: BotSettingsValue) => ({
-  auto_trade_enabled: s.autoTradeEnabled,
-  manual_confirmation_required: s.manualConfirmationRequired,
-  margin_mode: s.marginMode,
-  leverage: s.leverage,
-  paused: s.paused,
-  updated_at: s.updatedAt.toISOString()
-})
-
-/** The whole BotState answer (settings + the other services' parts). */
-const botState = Effect.gen(function*() {
+/**
+ * The whole BotState answer (settings + the other services' parts). The bot's in-process backend
+ * (src/bot/backendLocal.ts) answers its status with this same effect.
+ */
+export const botState = Effect.gen(function*() {
   const config = yield* AppConfig
   const settings = yield* BotSettings
   const parts = yield* BotStatusParts
   const [current, account, breaker] = yield* Effect.all([settings.current, parts.account, parts.breaker], {
     concurrency: "unbounded"
   })
-  return {
-    ...settingsJson(current),
-    balances: account.balances,
-    pnl: account.pnl,
-    open_positions: account.open_positions,
-    breaker,
-    trading_mode: config.trading.mode
-  }
+  return botStateJson(current, config.trading.mode, account, breaker)
 })
 
 const status = Effect.map(botState, (state) => json(state))

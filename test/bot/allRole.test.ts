@@ -1,0 +1,9 @@
+/**
+ * The bot suite with `--role all` in this process on the real services (BotBackend.layerLocal):
+ * the webhook creates the orders, the order actor executes approvals at the BingX fake, the
+ * notifications come from the services' Notifier.
+ */
+import { defineBotScenarios } from "./scenarios.ts"
+import { allRoleInProcess } from "./stacks.ts"
+
+defineBotScenarios("--role all in this process, real services, BingX fake", allRoleInProcess)
