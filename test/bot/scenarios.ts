@@ -9,9 +9,9 @@ import { BOT_COMMANDS, UNAUTHORIZED_TEXT } from "../../src/bot/format.ts"
 import type { FakeMessage, FakeTelegram, FakeUser } from "../fakes/telegram.ts"
 import { ALICE, BOB, type BotHarness, type HarnessFactory, MALLORY } from "./harness.ts"
 
-export const withHarness = async (
-  make: HarnessFactory,
-  fn: (h: BotHarness) => Promise<void>,
+export const withHarness = async <H extends BotHarness>(
+  make: (env?: Readonly<Record<string, string>>) => Promise<H>,
+  fn: (h: H) => Promise<void>,
   env?: Readonly<Record<string, string>>
 ) => {
   const h = await make(env)
@@ -49,10 +49,10 @@ export const eventually = async (check: () => Promise<void>, timeoutMs = 5_000) 
   }
 }
 
-const buttons = (m: FakeMessage) => (m.reply_markup?.inline_keyboard ?? []).flat().map((b) => b.callback_data)
+export const buttons = (m: FakeMessage) => (m.reply_markup?.inline_keyboard ?? []).flat().map((b) => b.callback_data)
 
 /** Presses a button and waits until the callback query is answered. */
-const press = async (telegram: FakeTelegram, user: FakeUser, message: FakeMessage, data: string) => {
+export const press = async (telegram: FakeTelegram, user: FakeUser, message: FakeMessage, data: string) => {
   const id = telegram.press(user, message, data)
   return telegram.waitFor(() => telegram.callbackAnswers.get(id), 10_000, `answer to ${data}`)
 }

@@ -1,13 +1,15 @@
 /**
  * The two-process layout:
  * - the bot suite (scenarios.ts) with `node src/main.ts --role api` and `node src/main.ts --role bot`
- *   as two processes on the real services against the BingX and Telegram fakes (stacks.ts);
+ *   as two processes on the real services against the BingX and Telegram fakes (stacks.ts), then
+ *   issue 6's "done when" and the notifications the api process sends (liveScenarios.ts);
  * - the `--role bot` process on its own (its :9000 metrics, webhook mode) against the loopback fake
  *   of the HTTP contract, with the api side's Telegram notifier in this test process.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { MemoryBackend } from "../../src/bot/BotBackend.ts"
 import { ADMIN_IDS, ALICE, API_TOKEN, FAST, inProcessNotifier, signalNotification } from "../bot/harness.ts"
+import { defineLiveBotScenarios } from "../bot/liveScenarios.ts"
 import { apiAndBotProcesses } from "../bot/stacks.ts"
 import { defineBotScenarios, ready, say } from "../bot/scenarios.ts"
 import { FakeBackend } from "../fakes/backend.ts"
@@ -43,6 +45,7 @@ const startBotProcess = async (env: Readonly<Record<string, string>> = {}) => {
 }
 
 defineBotScenarios("--role api + --role bot processes, real services, BingX fake", apiAndBotProcesses)
+defineLiveBotScenarios("--role api + --role bot processes", apiAndBotProcesses)
 
 describe("the --role bot process", () => {
   it("serves its metrics on :9000 with route templates and update types, and stops cleanly", async () => {
