@@ -105,6 +105,8 @@ export const defineLiveBotScenarios = (name: string, make: LiveHarnessFactory) =
         for (const p of state.open_positions) {
           expect(status.text).toContain(`• ${p.symbol} — ${p.side.toUpperCase()} qty ${p.quantity} @ ${p.entry_price}`)
         }
+        // The bot uses the backend's services, not copies of them: one order actor (and breaker) in the stack.
+        expect(h.logs().filter((l) => l.includes("order actor started"))).toHaveLength(1)
       })
 
       it("an executed signal is announced, then its fill (to every admin)", async () => {

@@ -50,6 +50,8 @@ export interface LiveHarness extends BotHarness {
   readonly webhook: (alert: Readonly<Record<string, unknown>>) => Promise<Reply>
   /** Waits until the order is final (filled, rejected, expired, failed…); the order then. */
   readonly finalOrder: (orderId: string) => Promise<any>
+  /** The backend's log lines so far (JSON; the api process's stdout in the process layout). */
+  readonly logs: () => ReadonlyArray<string>
 }
 
 export type LiveHarnessFactory = (env?: Readonly<Record<string, string>>) => Promise<LiveHarness>
@@ -86,6 +88,7 @@ interface Parts {
   readonly age: BackendControl["age"]
   readonly audits: BackendControl["audits"]
   readonly setUnavailable: BackendControl["setUnavailable"]
+  readonly logs: () => ReadonlyArray<string>
   readonly close: () => Promise<void>
 }
 
@@ -146,6 +149,7 @@ const liveHarness = (p: Parts): LiveHarness => {
     api,
     webhook,
     finalOrder,
+    logs: p.logs,
     close: p.close
   }
 }
@@ -194,8 +198,9 @@ const auditLines = (app: RunningApp) =>
   })
 
 /**
- * `--role api` and `--role bot` as two processes (started together: the bot's calls wait in the
- * proxy until the api listens).
+ * `--role api` and `--role bot` as two processes, started together: until the api listens, the
+ * proxy refuses the bot's calls as a port nobody listens on would (the bot's start-up message
+ * waits for the backend).
  */
 export const apiAndBotProcesses: LiveHarnessFactory = async (env = {}) => {
   const release = cleanup()
@@ -224,8 +229,6 @@ export const apiAndBotProcesses: LiveHarnessFactory = async (env = {}) => {
         ...telegramEnv(telegram),
         BACKEND_BASE_URL: proxy.url,
         API_TOKEN,
-        // The first status call may wait for the api process to start.
-        BOT_BACKEND_TIMEOUT: "60",
         TELEMETRY_OTLP_ENDPOINT: UNREACHABLE,
         LOG_LEVEL: "info",
         ...env
@@ -261,6 +264,7 @@ export const apiAndBotProcesses: LiveHarnessFactory = async (env = {}) => {
       },
       audits: async () => auditLines(apiProcess),
       setUnavailable: async (down) => proxy.setDown(down),
+      logs: () => apiProcess.stdout,
       close: async () => {
         await release.run()
         if (exitCodes.length > 0) throw new Error(exitCodes.join("\n"))
@@ -332,6 +336,7 @@ export const allRoleInProcess: LiveHarnessFactory = async (env = {}) => {
             ORDER BY id`
         ),
       setUnavailable: async (down) => database.proxy.setDown(down),
+      logs: () => logs,
       close: release.run
     })
   } catch (e) {

@@ -2,8 +2,8 @@
  * Loopback proxies that tests put between two real parts of the system, to see what passes and to
  * cut the link at will (an outage without stopping anything):
  * - `startHttpProxy`: HTTP in front of a server (e.g. the bot process → the api process); records
- *   every request it forwards. Its target may be given later (the client can start first: requests
- *   wait for the target).
+ *   every request it forwards. Its target may be given later: until then it refuses connections,
+ *   like a server that is not listening yet.
  * - `startTcpProxy`: raw TCP in front of a server (e.g. the app → its database).
  * Down: every open connection is cut and new ones are closed at once (the client sees a reset).
  */
@@ -20,7 +20,7 @@ export interface ForwardedRequest {
 export interface HttpProxy {
   /** http://127.0.0.1:port */
   readonly url: string
-  /** Where to forward ("http://127.0.0.1:port"); requests that arrive before wait for it. */
+  /** Where to forward ("http://127.0.0.1:port"); until it is set, connections are refused. */
   readonly setTarget: (url: string) => void
   readonly setDown: (down: boolean) => void
   /** Every request forwarded to the target, in arrival order. */
@@ -29,31 +29,28 @@ export interface HttpProxy {
 }
 
 export const startHttpProxy = async (): Promise<HttpProxy> => {
-  let resolveTarget: (url: string) => void = () => {}
-  const target = new Promise<string>((resolve) => (resolveTarget = resolve))
+  let target: string | undefined
   const forwarded: Array<ForwardedRequest> = []
   const sockets = new Set<Net.Socket>()
   let down = false
   const server = Http.createServer((req, res) => {
-    if (down) {
+    if (down || target === undefined) {
       req.socket.destroy()
       return
     }
-    void target.then((base) => {
-      const url = new URL(req.url ?? "/", base)
-      const record: ForwardedRequest = { method: req.method ?? "GET", path: url.pathname, status: 0 }
-      forwarded.push(record)
-      const upstream = Http.request(url, { method: req.method, headers: { ...req.headers, host: url.host } }, (answer) => {
-        record.status = answer.statusCode ?? 0
-        res.writeHead(answer.statusCode ?? 502, answer.headers)
-        answer.pipe(res)
-      })
-      upstream.on("error", () => req.socket.destroy())
-      req.pipe(upstream)
+    const url = new URL(req.url ?? "/", target)
+    const record: ForwardedRequest = { method: req.method ?? "GET", path: url.pathname, status: 0 }
+    forwarded.push(record)
+    const upstream = Http.request(url, { method: req.method, headers: { ...req.headers, host: url.host } }, (answer) => {
+      record.status = answer.statusCode ?? 0
+      res.writeHead(answer.statusCode ?? 502, answer.headers)
+      answer.pipe(res)
     })
+    upstream.on("error", () => req.socket.destroy())
+    req.pipe(upstream)
   })
   server.on("connection", (socket) => {
-    if (down) {
+    if (down || target === undefined) {
       socket.destroy()
       return
     }
@@ -64,7 +61,9 @@ export const startHttpProxy = async (): Promise<HttpProxy> => {
   const port = (server.address() as Net.AddressInfo).port
   return {
     url: `http://127.0.0.1:${port}`,
-    setTarget: (url) => resolveTarget(url),
+    setTarget: (url) => {
+      target = url
+    },
     setDown: (value) => {
       down = value
       if (value) for (const s of sockets) s.destroy()
