@@ -9,6 +9,7 @@
 import { PGlite } from "@electric-sql/pglite"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import { Effect, Exit, Layer, Logger, Redacted, Scope } from "effect"
+import { inject } from "vitest"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -21,13 +22,42 @@ const quiet = Logger.layer([])
 
 let template: Promise<string> | undefined
 
-const makeTemplate = async (): Promise<string> => {
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tvtb-template-"))
-  process.once("exit", () => Fs.rmSync(dir, { recursive: true, force: true }))
-  await Effect.runPromise(
+/** A migrated DATA_DIR, built in `dir`. */
+const buildTemplate = (dir: string) =>
+  Effect.runPromise(
     Effect.scoped(Layer.build(Database.layer.pipe(Layer.provide(AppConfig.layerFrom({ DATA_DIR: dir })), Layer.provide(quiet))))
   )
-  return dir
+
+/**
+ * The template lives in the run's shared temp directory (test/support/globalSetup.ts), so the test
+ * files of one run build it once: each builds its own copy aside and renames it into place; the
+ * first rename wins and the others use it. Without the shared directory: one per process.
+ */
+const makeTemplate = async (): Promise<string> => {
+  const shared = (() => {
+    try {
+      return inject("sharedTmpDir")
+    } catch {
+      return undefined
+    }
+  })()
+  if (shared === undefined) {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tvtb-template-"))
+    process.once("exit", () => Fs.rmSync(dir, { recursive: true, force: true }))
+    await buildTemplate(dir)
+    return dir
+  }
+  const target = Path.join(shared, "pglite-template")
+  if (Fs.existsSync(target)) return target
+  const building = Fs.mkdtempSync(Path.join(shared, "building-"))
+  await buildTemplate(building)
+  try {
+    Fs.renameSync(building, target)
+  } catch {
+    // Another test file was first.
+    Fs.rmSync(building, { recursive: true, force: true })
+  }
+  return target
 }
 
 /** A new DATA_DIR holding a migrated PGlite database. */
