@@ -10,11 +10,20 @@ import { ByteSize, Effect, Layer, Schema, SchemaIssue } from "effect"
 import { HttpIncomingMessage, HttpServerRequest } from "effect/http"
 import { AppConfig } from "../config.ts"
 import { ApiError, type FieldProblem, json, operatorRoute } from "../http/respond.ts"
-import { BotSettings, type SettingsPatch } from "../settings/BotSettings.ts"
+import { BotSettings, type BotSettingsValue, type SettingsPatch } from "../settings/BotSettings.ts"
 import { BotStatusParts } from "./BotStatusParts.ts"
-import { botStateJson, signalJson } from "./json.ts"
+import { signalJson } from "./json.ts"
 import { parseLimit } from "./routes.ts"
 import { SignalService } from "./SignalService.ts"
+
+const settingsJson = (s: BotSettingsValue) => ({
+  auto_trade_enabled: s.autoTradeEnabled,
+  manual_confirmation_required: s.manualConfirmationRequired,
+  margin_mode: s.marginMode,
+  leverage: s.leverage,
+  paused: s.paused,
+  updated_at: s.updatedAt.toISOString()
+})
 
 /**
  * The whole BotState answer (settings + the other services' parts). The bot's in-process backend
@@ -27,7 +36,14 @@ export const botState = Effect.gen(function*() {
   const [current, account, breaker] = yield* Effect.all([settings.current, parts.account, parts.breaker], {
     concurrency: "unbounded"
   })
-  return botStateJson(current, config.trading.mode, account, breaker)
+  return {
+    ...settingsJson(current),
+    balances: account.balances,
+    pnl: account.pnl,
+    open_positions: account.open_positions,
+    breaker,
+    trading_mode: config.trading.mode
+  }
 })
 
 const status = Effect.map(botState, (state) => json(state))

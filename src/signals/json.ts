@@ -2,9 +2,6 @@
  * The HTTP shapes of signals and orders (api-contract.md): snake_case, ids and decimals as
  * strings, ISO-8601 UTC timestamps, null for absent values.
  */
-import type { TradingMode } from "../config.ts"
-import type { BotSettingsValue } from "../settings/BotSettings.ts"
-import type { AccountPart, BreakerJson } from "./BotStatusParts.ts"
 import type { OrderView, SignalView, SignalWithOrders } from "./SignalRepo.ts"
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString())
@@ -61,28 +58,3 @@ export const orderJson = (o: OrderView) => ({
 })
 
 export const signalWithOrdersJson = (s: SignalWithOrders) => ({ ...signalJson(s), orders: s.orders.map(orderJson) })
-
-/** The settings part of `GET /bot/status`. */
-export const settingsJson = (s: BotSettingsValue) => ({
-  auto_trade_enabled: s.autoTradeEnabled,
-  manual_confirmation_required: s.manualConfirmationRequired,
-  margin_mode: s.marginMode,
-  leverage: s.leverage,
-  paused: s.paused,
-  updated_at: s.updatedAt.toISOString()
-})
-
-/** `GET /bot/status` (the seed's BotState): the settings, the other services' parts, the trading mode. */
-export const botStateJson = (
-  settings: BotSettingsValue,
-  tradingMode: TradingMode,
-  account: AccountPart,
-  breaker: BreakerJson
-) => ({
-  ...settingsJson(settings),
-  balances: account.balances,
-  pnl: account.pnl,
-  open_positions: account.open_positions,
-  breaker,
-  trading_mode: tradingMode
-})
