@@ -19,11 +19,14 @@ export class BotBackend extends Context.Service<BotBackend, BotBackendShape>()("
   /** Over HTTP (fetch). Needs `AppConfig`. */
   static readonly layerHttp = Layer.effect(BotBackend, makeHttp).pipe(Layer.provide(FetchHttpClient.layer))
 
-  /** In-process. Needs `AppConfig`, `BotSettings`, `AuditLog` and `LocalOperations`. */
+  /** In-process. Needs `BotSettings`, `AuditLog` and `LocalOperations`. */
   static readonly layerLocalNoDeps = Layer.effect(BotBackend, makeLocal)
 
-  /** In-process with only the settings wired (`LocalOperations.layerSettingsOnly`). */
-  static readonly layerLocal = BotBackend.layerLocalNoDeps.pipe(Layer.provide(LocalOperations.layerSettingsOnly))
+  /**
+   * In-process on the real services (role all). Needs AppConfig, BotSettings, AuditLog,
+   * BotStatusParts, SignalService, OrderService and PnlService.
+   */
+  static readonly layerLocal = BotBackend.layerLocalNoDeps.pipe(Layer.provide(LocalOperations.layer))
 
   /** Tests: served from a `MemoryBackend`. */
   static readonly layerMemory = (backend: MemoryBackend) => Layer.succeed(BotBackend, BotBackend.of(memoryShape(backend)))

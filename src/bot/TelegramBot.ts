@@ -10,7 +10,7 @@
  *   constant-time secret comparison.
  * Closing the layer stops polling (bounded wait). Telegram being down never fails the layer.
  */
-import { Context, Duration, Effect, Layer, Redacted, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Redacted, Schedule, Scope } from "effect"
 import { webhookCallback } from "grammy"
 import type { Update, UserFromGetMe } from "grammy/types"
 import { AppConfig } from "../config.ts"
@@ -29,6 +29,8 @@ export interface TelegramBotOptions extends HandlerOptions {
   readonly restartDelay?: Duration.Input
   /** Wait before trying again after a 409 conflict (default 30 s). */
   readonly conflictDelay?: Duration.Input
+  /** How long the start-up message waits for an unreachable backend's status (default 30 s). */
+  readonly startupStatusTimeout?: Duration.Input
   /** Backoff of the start-up calls (getMe, setMyCommands, setWebhook): base (1 s) and cap (60 s). */
   readonly retryBase?: Duration.Input
   readonly retryMax?: Duration.Input
@@ -55,6 +57,7 @@ const prepare = (options: TelegramBotOptions) =>
     const client = yield* TelegramClient
     const backend = yield* BotBackend
     const outbox = yield* TelegramOutbox
+    const scope = yield* Scope.Scope
     const bot = client.bot
     const t = config.telegram
 
@@ -83,18 +86,32 @@ const prepare = (options: TelegramBotOptions) =>
       Effect.tap((me: UserFromGetMe) => Effect.sync(() => (bot.botInfo = me)))
     )
 
-    const setup = Effect.gen(function*() {
-      const me = yield* getMe
-      yield* Effect.logInfo(`Telegram bot @${me.username} ready (${t.webhookUrl === undefined ? "long polling" : "webhook"})`)
-      yield* retried("setMyCommands", client.call("setMyCommands", (signal) => bot.api.setMyCommands(BOT_COMMANDS, {}, signal)))
-        .pipe(Effect.catch(() => Effect.void))
+    /**
+     * The start-up message with the backend's status. In the two-process layout the api process may
+     * still be starting: while the backend is unreachable the status is asked again (backoff) for up
+     * to `startupStatusTimeout` before the message says it could not be loaded.
+     */
+    const announce = Effect.gen(function*() {
       const state = yield* backend.status.pipe(
-        Effect.timeout("10 seconds"),
+        Effect.retry({
+          schedule: Schedule.min([Schedule.exponential("250 millis"), Schedule.spaced("5 seconds")]),
+          while: (e) => e._tag === "BackendUnavailable"
+        }),
+        Effect.timeout(options.startupStatusTimeout ?? "30 seconds"),
         Effect.tapError((e) => Effect.logWarning(`start-up status could not be loaded: ${e.message}`)),
         Effect.option
       )
       const text = botStartupText(state._tag === "Some" ? state.value : undefined)
       yield* outbox.offer({ kind: "startup", render: () => ({ text }) })
+    })
+
+    const setup = Effect.gen(function*() {
+      const me = yield* getMe
+      yield* Effect.logInfo(`Telegram bot @${me.username} ready (${t.webhookUrl === undefined ? "long polling" : "webhook"})`)
+      yield* retried("setMyCommands", client.call("setMyCommands", (signal) => bot.api.setMyCommands(BOT_COMMANDS, {}, signal)))
+        .pipe(Effect.catch(() => Effect.void))
+      // Polling (or setWebhook) does not wait for the announcement.
+      yield* Effect.forkIn(announce, scope)
     })
 
     return { bot, client, config, setup, retried, getMe } as const

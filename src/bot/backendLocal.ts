@@ -1,37 +1,52 @@
 /**
  * The bot's in-process backend (role all): calls the services directly, no HTTP.
  *
- * The settings part of the status, settings updates and audit rows come from `BotSettings` and
- * `AuditLog`. Everything owned by other services — recent signals (SignalService), orders and
- * approvals (OrderService), PnL and positions (PnlService), and the status' balances / pnl /
- * open positions / breaker — goes through `LocalOperations`: one function per operation, so
- * wiring a service in is one line each. `LocalOperations.layerSettingsOnly` is the deployment
- * where only the settings exist: those operations answer `BackendUnavailable` naming the
- * missing service, and the status shows its other sections as "not available".
+ * `LocalOperations` holds one function per operation, built on the services the HTTP routes use:
+ * - status: the same `botState` effect as `GET /bot/status` (BotSettings + BotStatusParts, which
+ *   PnlService and the order breaker fill in);
+ * - recent signals: SignalService.recent, encoded like `GET /bot/reports`;
+ * - orders, one order, approve, reject: OrderService (already decided / expired → `Conflict` with
+ *   the service's message, unknown → `NotFound`), encoded like the order routes;
+ * - PnL and positions: PnlService, encoded like `GET /pnl` and `GET /positions`.
+ * Every value is then decoded with the contract's schema (src/bot/contract.ts), exactly as the HTTP
+ * client decodes the routes' bodies, so both layouts hand the bot identical values (extra keys such
+ * as an order's `margin_usdt` are dropped by both). A database failure is `BackendUnavailable` with
+ * the words of the API's 503.
+ *
+ * Settings updates and audit rows go through `BotSettings` and `AuditLog` with the Telegram user
+ * as the actor.
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
+import type { SqlError } from "effect/sql/SqlError"
 import { AuditLog } from "../audit/AuditLog.ts"
-import { AppConfig } from "../config.ts"
-import { BotSettings, type BotSettingsValue } from "../settings/BotSettings.ts"
+import type { AppConfig } from "../config.ts"
+import { DATABASE_UNAVAILABLE } from "../http/respond.ts"
+import type { OrderConflict, OrderNotFound } from "../orders/OrderService.ts"
+import { OrderService } from "../orders/OrderService.ts"
+import { PnlService } from "../pnl/PnlService.ts"
+import { BotSettings } from "../settings/BotSettings.ts"
+import { botState } from "../signals/botRoutes.ts"
+import type { BotStatusParts } from "../signals/BotStatusParts.ts"
+import { signalJson } from "../signals/json.ts"
+import { SignalService } from "../signals/SignalService.ts"
 import {
   BackendUnavailable,
   type BackendError,
   type BotBackendShape,
-  type BotState,
+  BotState,
+  Conflict,
   Invalid,
-  type Order,
+  NotFound,
+  Order,
   type PnlPeriod,
-  type PnlReport,
-  type Position,
-  type Signal
+  PnlReport,
+  Position,
+  Signal
 } from "./contract.ts"
 
-/** The parts of `GET /bot/status` that the PnL and order services own. */
-export type StatusParts = Partial<Pick<BotState, "balances" | "pnl" | "open_positions" | "breaker">>
-
 export interface LocalOperationsShape {
-  /** balances + pnl + open_positions (PnlService) and breaker (OrderService). */
-  readonly statusParts: Effect.Effect<StatusParts, BackendError>
+  /** `GET /bot/status`: settings, balances, PnL, open positions, breaker, trading mode. */
+  readonly status: Effect.Effect<BotState, BackendError>
   /** SignalService: the `GET /bot/reports` list. */
   readonly recentSignals: (limit: number) => Effect.Effect<ReadonlyArray<Signal>, BackendError>
   /** OrderService: `GET /orders?limit=`. */
@@ -48,56 +63,80 @@ export interface LocalOperationsShape {
   readonly positions: Effect.Effect<ReadonlyArray<Position>, BackendError>
 }
 
-const missing = (what: string, service: string) =>
-  new BackendUnavailable({
-    message: `${what} is not available in this process: ${service} is not wired into the bot's in-process backend`
-  })
+/** Decodes a service's answer with the contract's schema, as the HTTP client decodes a body. */
+const asContract = <S extends Schema.Codec<any, any, never, never>>(schema: S, what: string) => (value: unknown) =>
+  Schema.decodeUnknownEffect(schema)(value).pipe(
+    Effect.mapError((e) => new BackendUnavailable({ message: `${what} does not match the API contract: ${e.message}` }))
+  ) as Effect.Effect<S["Type"], BackendUnavailable>
+
+const SignalArray = Schema.Array(Signal)
+const OrderArray = Schema.Array(Order)
+const PositionArray = Schema.Array(Position)
+
+/** A database failure reads like the API's 503. */
+const databaseDown = (_: SqlError) => new BackendUnavailable({ message: DATABASE_UNAVAILABLE })
+
+/** The order service's refusals in the contract's terms (HTTP: 404 / 409 with the same message). */
+const orderErrors = <A, R>(effect: Effect.Effect<A, OrderNotFound | OrderConflict | SqlError, R>) =>
+  effect.pipe(
+    Effect.mapError((e): BackendError => {
+      switch (e._tag) {
+        case "OrderNotFound":
+          return new NotFound({ message: e.message })
+        case "OrderConflict":
+          return new Conflict({ message: e.message })
+        default:
+          return databaseDown(e)
+      }
+    })
+  )
 
 export class LocalOperations extends Context.Service<LocalOperations, LocalOperationsShape>()(
   "tvtelegrambingx/bot/LocalOperations"
 ) {
-  /** Only the settings exist in-process; every other operation names the service it needs. */
-  static readonly layerSettingsOnly = Layer.succeed(
-    LocalOperations,
-    LocalOperations.of({
-      statusParts: Effect.succeed({}),
-      recentSignals: () => Effect.fail(missing("recent signals", "SignalService")),
-      orders: () => Effect.fail(missing("the order list", "OrderService")),
-      order: () => Effect.fail(missing("order details", "OrderService")),
-      approve: () => Effect.fail(missing("order approval", "OrderService")),
-      reject: () => Effect.fail(missing("order rejection", "OrderService")),
-      pnl: () => Effect.fail(missing("PnL", "PnlService")),
-      positions: Effect.fail(missing("positions", "PnlService"))
+  static readonly make = Effect.gen(function*() {
+    const context = yield* Effect.context<AppConfig | BotSettings | BotStatusParts>()
+    const signals = yield* SignalService
+    const orders = yield* OrderService
+    const pnl = yield* PnlService
+
+    const telegram = (actorId: string) => ({ actor: "telegram", actorId })
+
+    return LocalOperations.of({
+      status: botState.pipe(
+        Effect.provideContext(context),
+        Effect.mapError(databaseDown),
+        Effect.flatMap(asContract(BotState, "the status"))
+      ),
+      recentSignals: (limit) =>
+        signals.recent(limit).pipe(
+          Effect.mapError(databaseDown),
+          Effect.flatMap((list) => asContract(SignalArray, "the recent signals")(list.map(signalJson)))
+        ),
+      orders: (limit) =>
+        orders.list({ limit }).pipe(Effect.mapError(databaseDown), Effect.flatMap(asContract(OrderArray, "the order list"))),
+      order: (orderId) => orderErrors(orders.get(orderId)).pipe(Effect.flatMap(asContract(Order, `order ${orderId}`))),
+      approve: (orderId, actorId) =>
+        orderErrors(orders.approve(orderId, telegram(actorId))).pipe(Effect.flatMap(asContract(Order, `order ${orderId}`))),
+      reject: (orderId, actorId) =>
+        orderErrors(orders.reject(orderId, telegram(actorId))).pipe(Effect.flatMap(asContract(Order, `order ${orderId}`))),
+      pnl: (period) =>
+        pnl.periodSummary(period).pipe(Effect.mapError(databaseDown), Effect.flatMap(asContract(PnlReport, "the PnL report"))),
+      positions: pnl.positionsJson.pipe(Effect.mapError(databaseDown), Effect.flatMap(asContract(PositionArray, "the positions")))
     })
-  )
+  })
+
+  /** Needs AppConfig, BotSettings, BotStatusParts, SignalService, OrderService and PnlService. */
+  static readonly layer = Layer.effect(LocalOperations, LocalOperations.make)
 }
 
-/** The settings part of `GET /bot/status`, exactly as the HTTP route renders it. */
-export const settingsState = (s: BotSettingsValue, tradingMode: "paper" | "live"): BotState => ({
-  auto_trade_enabled: s.autoTradeEnabled,
-  manual_confirmation_required: s.manualConfirmationRequired,
-  margin_mode: s.marginMode,
-  leverage: s.leverage,
-  paused: s.paused,
-  updated_at: s.updatedAt.toISOString(),
-  trading_mode: tradingMode
-})
-
-const unavailable = (what: string) => (e: { readonly message: string }) =>
-  new BackendUnavailable({ message: `${what} failed: ${e.message}` })
-
 export const makeLocal = Effect.gen(function*() {
-  const config = yield* AppConfig
   const settings = yield* BotSettings
   const auditLog = yield* AuditLog
   const ops = yield* LocalOperations
-  const tradingMode = config.trading.mode
-
-  const withParts = (value: BotSettingsValue) =>
-    Effect.map(ops.statusParts, (parts): BotState => ({ ...settingsState(value, tradingMode), ...parts }))
 
   const service: BotBackendShape = {
-    status: Effect.flatMap(settings.current, withParts),
+    status: ops.status,
     updateSettings: (patch, actor) =>
       settings.update(
         {
@@ -111,9 +150,9 @@ export const makeLocal = Effect.gen(function*() {
       ).pipe(
         Effect.catchTags({
           InvalidSettings: (e) => Effect.fail(new Invalid({ message: e.message, fields: e.fields })),
-          SqlError: (e) => Effect.fail(unavailable("saving the settings")(e))
+          SqlError: (e) => Effect.fail(databaseDown(e))
         }),
-        Effect.flatMap(withParts)
+        Effect.andThen(ops.status)
       ),
     recentSignals: ops.recentSignals,
     orders: ops.orders,

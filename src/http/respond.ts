@@ -40,6 +40,9 @@ export const unauthorized = () =>
     "www-authenticate": "Bearer"
   })
 
+/** The 503 answer's message when the database cannot be reached (the bot's in-process backend says the same). */
+export const DATABASE_UNAVAILABLE = "database unavailable, try again shortly"
+
 const isDatabaseFailure = (e: unknown): boolean => {
   const tag = (e as { _tag?: unknown } | null)?._tag
   return tag === "SqlError" || tag === "DatabaseUnavailable"
@@ -59,7 +62,7 @@ export const handleFailures = <E, R>(
       if (isDatabaseFailure(error)) {
         return Effect.as(
           Effect.logWarning("request failed: database unavailable", cause),
-          errorResponse(503, "database unavailable, try again shortly")
+          errorResponse(503, DATABASE_UNAVAILABLE)
         )
       }
       if (cause.reasons.every((r) => r._tag === "Interrupt")) return Effect.failCause(cause as never)

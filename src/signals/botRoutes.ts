@@ -25,8 +25,11 @@ const settingsJson = (s: BotSettingsValue) => ({
   updated_at: s.updatedAt.toISOString()
 })
 
-/** The whole BotState answer (settings + the other services' parts). */
-const botState = Effect.gen(function*() {
+/**
+ * The whole BotState answer (settings + the other services' parts). The bot's in-process backend
+ * (src/bot/backendLocal.ts) answers its status with this same effect.
+ */
+export const botState = Effect.gen(function*() {
   const config = yield* AppConfig
   const settings = yield* BotSettings
   const parts = yield* BotStatusParts

@@ -11,6 +11,7 @@ import { AppInfo, appLayer } from "../../src/main.ts"
 import { Notifier } from "../../src/notify/Notifier.ts"
 import { BotSettings } from "../../src/settings/BotSettings.ts"
 import { FakeTelegram } from "../fakes/telegram.ts"
+import { UNREACHABLE } from "../support/appUnderTest.ts"
 import { testDatabaseEnv } from "../support/db.ts"
 import { ADMIN_IDS, ALICE, API_TOKEN, FAST, MALLORY, quietLogger } from "./harness.ts"
 import { ready, say } from "./scenarios.ts"
@@ -31,6 +32,8 @@ const withAllRole = <A, E>(
       API_TOKEN,
       TRADINGVIEW_WEBHOOK_TOKEN: "test-webhook-token",
       DEFAULT_LEVERAGE: "7",
+      PAPER_BALANCE_USDT: "2500",
+      BINGX_BASE_URL: UNREACHABLE,
       TELEGRAM_BOT_TOKEN: telegram.token,
       TELEGRAM_API_ROOT: telegram.apiRoot,
       TELEGRAM_ADMIN_IDS: ADMIN_IDS,
@@ -75,6 +78,11 @@ describe("the bot in --role all", () => {
         expect(status.text).toContain("Leverage: x7")
         expect(status.text).toContain("Auto-Trade: OFF")
         expect(status.text).toContain("Trading Mode: paper")
+        // The paper account's balance, PnL, positions and breaker come from the real services.
+        expect(status.text).toContain("• USDT: free 2500, locked 0, total 2500")
+        expect(status.text).toContain("Net: 0.00")
+        expect(status.text).toContain("• No open positions")
+        expect(status.text).toContain("State: closed (0 consecutive failures)")
 
         yield* Effect.promise(() => say(telegram, ALICE, "/autotrade"))
         yield* Effect.promise(() => say(telegram, ALICE, "/leverage 12"))

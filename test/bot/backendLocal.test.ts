@@ -1,106 +1,213 @@
 /**
- * The in-process backend (role all) on the database: the settings part of the status, updates
- * validated and audited, audit rows, and the operations other services own answering clearly
- * until they are wired (LocalOperations).
+ * The in-process backend (role all) on the real services: for the same state it answers exactly
+ * what the HTTP backend (role bot) decodes from the API — status, signals, orders, PnL, positions,
+ * and the same NotFound / Conflict / database-outage errors — and it records settings changes and
+ * audit rows with the Telegram user as the actor.
+ * The app runs with `--role api` in this process, trading live against the BingX fake; its
+ * database is reached through a TCP proxy (cut for the outage). PGlite, or TEST_DATABASE_URL.
  */
-import { describe, expect, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Effect, Layer, Logger, type Scope } from "effect"
 import { SqlClient } from "effect/sql"
-import { AuditLog } from "../../src/audit/AuditLog.ts"
-import { BotBackend, LocalOperations } from "../../src/bot/BotBackend.ts"
-import { BotSettings } from "../../src/settings/BotSettings.ts"
-import { layerTestConfigAndDatabase } from "../support/db.ts"
+import { BotBackend, type BotBackendShape, type Order } from "../../src/bot/BotBackend.ts"
+import type { AuditLog } from "../../src/audit/AuditLog.ts"
+import { AppConfig } from "../../src/config.ts"
+import type { OrderService } from "../../src/orders/OrderService.ts"
+import type { PnlService } from "../../src/pnl/PnlService.ts"
+import type { BotSettings } from "../../src/settings/BotSettings.ts"
+import type { BotStatusParts } from "../../src/signals/BotStatusParts.ts"
+import type { SignalService } from "../../src/signals/SignalService.ts"
+import { AppInfo, appLayer } from "../../src/main.ts"
+import { makeFakeBingx } from "../fakes/bingx.ts"
+import { UNREACHABLE } from "../support/appUnderTest.ts"
+import { liveEnv } from "../support/bingx.ts"
+import { proxiedDatabase } from "../support/databases.ts"
 
-const actor = { userId: 42, username: "alice" }
+const API_TOKEN = "local-vs-http-token-0123456789"
+const WEBHOOK_TOKEN = "local-vs-http-webhook-0123456789"
+const alice = { userId: 42, username: "alice" }
 
-const services = BotBackend.layerLocal.pipe(
-  Layer.provideMerge(BotSettings.layer),
-  Layer.provideMerge(AuditLog.layer),
-  Layer.provideMerge(layerTestConfigAndDatabase({ DEFAULT_LEVERAGE: "9", TRADING_MODE: "paper" }))
-)
+const quiet = Logger.layer([])
 
-describe("BotBackend.layerLocal", () => {
-  layer(services, { timeout: 60_000 })((it) => {
-    it.effect("status is the stored settings; updates are validated, stored and audited", () =>
-      Effect.gen(function*() {
-        const backend = yield* BotBackend
-        const status = yield* backend.status
-        expect(status).toMatchObject({
-          auto_trade_enabled: false,
-          manual_confirmation_required: true,
-          margin_mode: "isolated",
-          leverage: 9,
-          paused: false,
-          trading_mode: "paper"
-        })
-        expect(status.balances).toBeUndefined()
-        const updated = yield* backend.updateSettings({ margin_mode: "cross", paused: true }, actor)
-        expect(updated).toMatchObject({ margin_mode: "cross", paused: true, leverage: 9 })
-        expect((yield* backend.status).margin_mode).toBe("cross")
-        const invalid = yield* Effect.flip(backend.updateSettings({ leverage: 500 }, actor))
-        expect(invalid).toMatchObject({
-          _tag: "Invalid",
-          fields: [{ field: "leverage", problem: "must be a whole number from 1 to 125" }]
-        })
-        yield* backend.audit({ actor, action: "command./margin", payload: { args: "cross" }, result: "ok" })
-        const sql = yield* SqlClient.SqlClient
-        const rows = yield* sql<{ actor: string; actor_id: string; action: string; result: string; payload: unknown }>`
-          SELECT actor, actor_id, action, result, payload FROM audit_log ORDER BY id`
-        expect(rows.map((r) => [r.actor, r.actor_id, r.action, r.result])).toEqual([
-          ["telegram", "42", "settings.update", "ok"],
-          ["telegram", "42", "settings.update", "invalid"],
-          ["telegram", "42", "command./margin", "ok"]
-        ])
-        expect(rows[2]!.payload).toEqual({ args: "cross", username: "alice" })
-      }))
+/** What `BotBackend.layerLocal` needs from the app (besides AppConfig). */
+type LocalServices = AuditLog | BotSettings | BotStatusParts | OrderService | PnlService | SignalService
 
-    it.effect("operations owned by services not wired here say which service is missing", () =>
-      Effect.gen(function*() {
-        const backend = yield* BotBackend
-        const failures = yield* Effect.all([
-          Effect.flip(backend.recentSignals(5)),
-          Effect.flip(backend.orders(5)),
-          Effect.flip(backend.approve("1", actor)),
-          Effect.flip(backend.pnl("day")),
-          Effect.flip(backend.positions)
-        ])
-        expect(failures.map((f) => f._tag)).toEqual(Array(5).fill("BackendUnavailable"))
-        expect(failures[0]!.message).toBe(
-          "recent signals is not available in this process: SignalService is not wired into the bot's in-process backend"
+/** The app (role api) and both bot backends on it. */
+const stack = Effect.gen(function*() {
+  const fake = yield* makeFakeBingx()
+  const database = yield* Effect.acquireRelease(Effect.promise(() => proxiedDatabase()), (d) => Effect.promise(() => d.release()))
+  const env = {
+    ROLE: "api",
+    HOST: "127.0.0.1",
+    PORT: "0",
+    API_TOKEN,
+    TRADINGVIEW_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
+    ...liveEnv(fake),
+    ...database.env,
+    TELEMETRY_OTLP_ENDPOINT: UNREACHABLE,
+    LOG_LEVEL: "error"
+  }
+  const config = AppConfig.layerFrom(env)
+  const app = yield* Layer.build(
+    appLayer({ database: database.layer, announceToken: () => {}, printAlertSetup: () => {}, logSink: () => {} }).pipe(
+      Layer.provide(config)
+    )
+  ) as Effect.Effect<Context.Context<AppInfo | SqlClient.SqlClient | LocalServices>, unknown, Scope.Scope>
+  const url = Context.get(app, AppInfo).api!.url
+  const local = Context.get(
+    yield* Layer.build(BotBackend.layerLocal.pipe(Layer.provide(Layer.mergeAll(Layer.succeedContext(app), config)))),
+    BotBackend
+  )
+  const http = Context.get(
+    yield* Layer.build(BotBackend.layerHttp.pipe(Layer.provide(AppConfig.layerFrom({ ...env, BACKEND_BASE_URL: url })))),
+    BotBackend
+  )
+  const webhook = (alert: Record<string, unknown>) =>
+    Effect.promise(async () => {
+      const response = await fetch(`${url}/webhook/tradingview/${WEBHOOK_TOKEN}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(alert)
+      })
+      const body = await response.json() as { order_id: string; order_status: string }
+      expect(response.status).toBe(201)
+      return body
+    })
+  const sql = <A>(f: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
+    Effect.provideContext(Effect.flatMap(SqlClient.SqlClient, f), app).pipe(Effect.orDie)
+  return { fake, database, local, http, webhook, sql }
+})
+
+const until = (backend: BotBackendShape, orderId: string, status: Order["status"]) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 300; i++) {
+      const order = yield* backend.order(orderId)
+      if (order.status === status) return order
+      yield* Effect.sleep("50 millis")
+    }
+    return yield* Effect.die(`order ${orderId} did not become ${status}`)
+  })
+
+/** The same call on both backends (a failure is compared as its tag and message). */
+const both = <A>(call: (b: BotBackendShape) => Effect.Effect<A, { readonly _tag: string; readonly message: string }>) =>
+  (s: { readonly local: BotBackendShape; readonly http: BotBackendShape }) =>
+    Effect.gen(function*() {
+      const outcome = (b: BotBackendShape) =>
+        call(b).pipe(
+          Effect.map((value) => ({ ok: value as unknown })),
+          Effect.catch((e) => Effect.succeed({ error: { tag: e._tag, message: e.message } }))
         )
-        expect(failures[2]!.message).toContain("OrderService")
-        expect(failures[3]!.message).toContain("PnlService")
-      }))
-  })
+      return { local: yield* outcome(s.local), http: yield* outcome(s.http) }
+    })
 
-  layer(
-    BotBackend.layerLocalNoDeps.pipe(
-      Layer.provideMerge(Layer.succeed(LocalOperations, LocalOperations.of({
-        statusParts: Effect.succeed({
-          balances: [{ asset: "USDT", free: "10", locked: "0", total: "10" }],
-          breaker: { state: "closed", consecutive_failures: 0, open_until: null }
-        }),
-        recentSignals: () => Effect.succeed([]),
-        orders: () => Effect.succeed([]),
-        order: () => Effect.die("unused"),
-        approve: () => Effect.die("unused"),
-        reject: () => Effect.die("unused"),
-        pnl: () => Effect.die("unused"),
-        positions: Effect.succeed([])
-      }))),
-      Layer.provideMerge(BotSettings.layer),
-      Layer.provideMerge(AuditLog.layer),
-      Layer.provideMerge(layerTestConfigAndDatabase())
-    ),
-    { timeout: 60_000 }
-  )((it) => {
-    it.effect("wired operations are used as given: the status gains the other services' parts", () =>
-      Effect.gen(function*() {
-        const backend = yield* BotBackend
-        const status = yield* backend.status
-        expect(status.balances).toEqual([{ asset: "USDT", free: "10", locked: "0", total: "10" }])
-        expect(status.breaker?.state).toBe("closed")
-        expect(yield* backend.recentSignals(5)).toEqual([])
-      }))
-  })
+describe("BotBackend.layerLocal on the real services", () => {
+  it.live("answers exactly what the HTTP backend decodes from the API, for the same state", () =>
+    Effect.gen(function*() {
+      const s = yield* stack
+      // State: a filled long (approved in-process), a rejected short (over HTTP), a partial close at a
+      // higher price (realised PnL), and one order still awaiting approval.
+      const long = yield* s.webhook({ id: "a1", symbol: "BTC-USDT", action: "buy", quantity: "0.01" })
+      const short = yield* s.webhook({ id: "a2", symbol: "ETH-USDT", action: "SHORT_SELL", quantity: "0.05" })
+      const waiting = yield* s.webhook({ id: "a3", symbol: "SOL-USDT", action: "buy", quantity: "1" })
+      expect([long.order_status, short.order_status, waiting.order_status]).toEqual(Array(3).fill("awaiting_approval"))
+      expect((yield* s.local.approve(long.order_id, alice)).status).toBe("pending")
+      yield* until(s.local, long.order_id, "filled")
+      expect((yield* s.http.reject(short.order_id, alice)).status).toBe("rejected")
+      s.fake.prices.set("BTC-USDT", "66000")
+      const close = yield* s.webhook({ id: "a4", symbol: "BTC-USDT", action: "LONG_SELL", quantity: "0.004" })
+      yield* s.http.approve(close.order_id, alice)
+      yield* until(s.http, close.order_id, "filled")
+
+      const compare = <A>(call: (b: BotBackendShape) => Effect.Effect<A, { readonly _tag: string; readonly message: string }>) =>
+        Effect.map(both(call)(s), (r) => {
+          expect(r.local).toEqual(r.http)
+          return r.local
+        })
+
+      const status = yield* compare((b) => b.status)
+      expect(status).toMatchObject({
+        ok: {
+          trading_mode: "live",
+          balances: [{ asset: "USDT", free: expect.any(String), locked: expect.any(String), total: expect.any(String) }],
+          breaker: { state: "closed", consecutive_failures: 0, open_until: null },
+          open_positions: [{ symbol: "BTC-USDT", side: "long", quantity: "0.006", entry_price: "65000.5", mark_price: "66000" }]
+        }
+      })
+      const signals = yield* compare((b) => b.recentSignals(10))
+      expect((signals as { ok: ReadonlyArray<unknown> }).ok).toHaveLength(4)
+      const orders = yield* compare((b) => b.orders(10))
+      expect((orders as { ok: ReadonlyArray<Order> }).ok.map((o) => o.status)).toEqual(["filled", "awaiting_approval", "rejected", "filled"])
+      for (const id of [long.order_id, short.order_id, waiting.order_id, close.order_id]) {
+        const one = yield* compare((b) => b.order(id))
+        expect((one as { ok: Order }).ok.id).toBe(id)
+      }
+      const filled = yield* compare((b) => b.order(long.order_id))
+      expect((filled as { ok: Order }).ok.fills).toEqual([
+        { id: expect.any(String), quantity: "0.01", price: "65000.5", fee: "0.3250025", fee_asset: "USDT", filled_at: expect.any(String) }
+      ])
+      // The order routes add margin_usdt; the contract has no such field, so neither backend shows it.
+      expect((filled as { ok: Record<string, unknown> }).ok).not.toHaveProperty("margin_usdt")
+      for (const period of ["day", "week", "all"] as const) {
+        // `to` is "now" on each call: compare the rest.
+        const pnl = yield* compare((b) => Effect.map(b.pnl(period), ({ to: _, ...rest }) => rest))
+        expect(pnl).toMatchObject({ ok: { period, trades: 2, realising_fills: 1 } })
+      }
+      yield* compare((b) => b.positions)
+
+      // Refusals: the same tag and the same words.
+      expect(yield* compare((b) => b.order("999999"))).toEqual({ error: { tag: "NotFound", message: "order 999999 not found" } })
+      expect(yield* compare((b) => b.order("abc"))).toEqual({ error: { tag: "NotFound", message: "order abc not found" } })
+      expect(yield* compare((b) => b.approve("999999", alice))).toEqual({ error: { tag: "NotFound", message: "order 999999 not found" } })
+      expect(yield* compare((b) => b.approve(short.order_id, alice))).toEqual({
+        error: { tag: "Conflict", message: `order ${short.order_id} is already rejected` }
+      })
+      expect(yield* compare((b) => b.reject(long.order_id, alice))).toEqual({
+        error: { tag: "Conflict", message: `order ${long.order_id} is already filled` }
+      })
+
+      // Settings: both answer the new state, which is what the other one reads afterwards.
+      const viaLocal = yield* s.local.updateSettings({ leverage: 7, margin_mode: "cross" }, alice)
+      expect(viaLocal).toEqual(yield* s.http.status)
+      const viaHttp = yield* s.http.updateSettings({ leverage: 9 }, alice)
+      expect(viaHttp).toEqual(yield* s.local.status)
+      expect(viaHttp).toMatchObject({ leverage: 9, margin_mode: "cross" })
+
+      // The database is unreachable: both say so in the same words.
+      s.database.proxy.setDown(true)
+      expect(yield* compare((b) => b.orders(5))).toEqual({
+        error: { tag: "BackendUnavailable", message: "database unavailable, try again shortly" }
+      })
+      expect(yield* compare((b) => b.pnl("day"))).toEqual({
+        error: { tag: "BackendUnavailable", message: "database unavailable, try again shortly" }
+      })
+      s.database.proxy.setDown(false)
+      expect((yield* s.local.orders(5)).length).toBe(4)
+    }).pipe(Effect.scoped, Effect.provide(quiet)), 120_000)
+
+  it.live("settings changes and audit rows carry the Telegram user; invalid settings are refused with fields", () =>
+    Effect.gen(function*() {
+      const s = yield* stack
+      const order = yield* s.webhook({ id: "b1", symbol: "BTC-USDT", action: "buy", quantity: "0.01" })
+      const updated = yield* s.local.updateSettings({ margin_mode: "cross", paused: true }, alice)
+      expect(updated).toMatchObject({ margin_mode: "cross", paused: true, leverage: 5, trading_mode: "live" })
+      const invalid = yield* Effect.flip(s.local.updateSettings({ leverage: 500 }, alice))
+      expect(invalid).toMatchObject({
+        _tag: "Invalid",
+        fields: [{ field: "leverage", problem: "must be a whole number from 1 to 125" }]
+      })
+      yield* s.local.reject(order.order_id, alice)
+      yield* s.local.audit({ actor: alice, action: "command./margin", payload: { args: "cross" }, result: "ok" })
+      const rows = yield* s.sql((q) =>
+        q<{ actor: string; actor_id: string; action: string; result: string; payload: unknown }>`
+          SELECT actor, actor_id, action, result, payload FROM audit_log ORDER BY id`
+      )
+      expect(rows.map((r) => [r.actor, r.actor_id, r.action, r.result])).toEqual([
+        ["telegram", "42", "settings.update", "ok"],
+        ["telegram", "42", "settings.update", "invalid"],
+        ["telegram", "42", "order.reject", "ok"],
+        ["telegram", "42", "command./margin", "ok"]
+      ])
+      expect(rows[2]!.payload).toEqual({ order_id: order.order_id, symbol: "BTC-USDT" })
+      expect(rows[3]!.payload).toEqual({ args: "cross", username: "alice" })
+    }).pipe(Effect.scoped, Effect.provide(quiet)), 120_000)
 })

@@ -4,9 +4,8 @@
  * `BotHarness`, so the same suite runs:
  * - in-process with `BotBackend.layerMemory` ("memory"),
  * - in-process with `BotBackend.layerHttp` against the loopback backend fake ("http"),
- * - with `--role bot` as its own process against the backend fake (test/e2e/botProcess.test.ts),
- * - and, once the signal/order services are merged, with `--role api` + `--role bot` (the lead
- *   implements `BackendControl` over the real API: see the report).
+ * - with `--role api` + `--role bot` as two processes, and with `--role all` in this process, on the
+ *   real services against the BingX fake (stacks.ts: test/e2e/botProcess.test.ts, test/bot/allRole.test.ts).
  */
 import { ConfigProvider, Effect, Exit, Layer, Logger, References, Scope } from "effect"
 import { MemoryBackend, BotBackend } from "../../src/bot/BotBackend.ts"
@@ -53,6 +52,12 @@ export interface BackendControl {
   readonly audits: () => Promise<ReadonlyArray<{ readonly actorId: string; readonly action: string; readonly result: string }>>
   /** Simulates an outage of the backend (true) and its end (false). */
   readonly setUnavailable: (down: boolean) => Promise<void>
+  /** True when the backend executes approved orders at an exchange (the real services). */
+  readonly executes: boolean
+  /** Waits until the backend is done with a decided order (its order actor, if any); its status then. */
+  readonly settle: (orderId: string) => Promise<string>
+  /** Orders the exchange received for this order (POST /openApi/swap/v2/trade/order with its clientOrderId). */
+  readonly exchangeOrders: (orderId: string) => Promise<number>
 }
 
 export interface BotHarness {
@@ -81,7 +86,11 @@ export const memoryControl = (memory: MemoryBackend): BackendControl => ({
     memory.audits.map((a) => ({ actorId: String(a.actor.userId), action: a.action, result: a.result })),
   setUnavailable: async (down) => {
     memory.unavailable = down ? "backend is restarting" : undefined
-  }
+  },
+  // No order actor and no exchange behind the memory backend: an approved order stays pending.
+  executes: false,
+  settle: async (id) => memory.findOrder(id)?.status ?? "missing",
+  exchangeOrders: async () => 0
 })
 
 export const signalNotification = (order: AwaitingOrder): Notification => ({

@@ -4,7 +4,7 @@
  */
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, Metric } from "effect"
+import { ConfigProvider, type Duration, Effect, Layer, Metric } from "effect"
 import { HttpClient, HttpClientRequest, HttpRouter } from "effect/http"
 import { BotBackend, MemoryBackend } from "../../src/bot/BotBackend.ts"
 import { telegramLayers } from "../../src/bot/layers.ts"
@@ -133,6 +133,56 @@ describe("Telegram bot lifecycle", () => {
       await telegram.close()
     }
   })
+
+  it("the start-up message waits for a backend that is still starting (two processes started together)", async () => {
+    const telegram = await FakeTelegram.start()
+    const logs: Array<{ level: string; message: string }> = []
+    try {
+      const config = await configFor({ TELEGRAM_BOT_TOKEN: telegram.token, TELEGRAM_API_ROOT: telegram.apiRoot, TELEGRAM_ADMIN_IDS: ADMIN_IDS })
+      const starting = new MemoryBackend({ leverage: 12 })
+      starting.unavailable = "backend unreachable at http://127.0.0.1:8000 (GET /bot/status)"
+      const gone = new MemoryBackend()
+      gone.unavailable = "backend unreachable at http://127.0.0.1:8000 (GET /bot/status)"
+      const run = (backend: MemoryBackend, startupStatusTimeout: Duration.Input, check: Effect.Effect<void>) =>
+        Effect.runPromise(check.pipe(
+          Effect.provide(telegramLayers(config, { ...FAST, bot: { ...FAST.bot, startupStatusTimeout } }).bot(BotBackend.layerMemory(backend)).run),
+          Effect.provide(Layer.succeed(AppConfig, config)),
+          Effect.provide(capturingLogger(logs)),
+          Effect.scoped
+        ))
+      await run(
+        starting,
+        "10 seconds",
+        Effect.promise(async () => {
+          // Polling does not wait for the announcement: a command is answered meanwhile.
+          const help = await say(telegram, ALICE, "/help")
+          expect(help.text).toContain("TVTelegramBingX Control Bot")
+          await new Promise((r) => setTimeout(r, 500))
+          expect(telegram.messages(ALICE.id)).toHaveLength(1)
+          starting.unavailable = undefined
+          const message = await telegram.waitFor(() => telegram.messages(ALICE.id).find((m) => m.text.includes("Bot started")), 5_000, "start-up")
+          expect(message.text).toContain("Leverage: 12x")
+          expect(starting.callsOf("status").length).toBeGreaterThan(1)
+        })
+      )
+      // Still unreachable when the wait is over: the message says so.
+      await run(
+        gone,
+        "1 second",
+        Effect.promise(async () => {
+          const message = await telegram.waitFor(
+            () => telegram.messages(BOB.id).find((m) => m.text.includes("status could not be loaded")),
+            10_000,
+            "degraded start-up"
+          )
+          expect(message.text).toBe("🤖 Bot started, the status could not be loaded.")
+        })
+      )
+      expect(logs.filter((l) => l.message.startsWith("start-up status could not be loaded"))).toHaveLength(1)
+    } finally {
+      await telegram.close()
+    }
+  }, 30_000)
 
   it.live("webhook mode: setWebhook with the secret, updates over HTTP, wrong secret refused", () =>
     Effect.gen(function*() {

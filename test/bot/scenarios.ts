@@ -9,9 +9,9 @@ import { BOT_COMMANDS, UNAUTHORIZED_TEXT } from "../../src/bot/format.ts"
 import type { FakeMessage, FakeTelegram, FakeUser } from "../fakes/telegram.ts"
 import { ALICE, BOB, type BotHarness, type HarnessFactory, MALLORY } from "./harness.ts"
 
-export const withHarness = async (
-  make: HarnessFactory,
-  fn: (h: BotHarness) => Promise<void>,
+export const withHarness = async <H extends BotHarness>(
+  make: (env?: Readonly<Record<string, string>>) => Promise<H>,
+  fn: (h: H) => Promise<void>,
   env?: Readonly<Record<string, string>>
 ) => {
   const h = await make(env)
@@ -49,10 +49,10 @@ export const eventually = async (check: () => Promise<void>, timeoutMs = 5_000) 
   }
 }
 
-const buttons = (m: FakeMessage) => (m.reply_markup?.inline_keyboard ?? []).flat().map((b) => b.callback_data)
+export const buttons = (m: FakeMessage) => (m.reply_markup?.inline_keyboard ?? []).flat().map((b) => b.callback_data)
 
 /** Presses a button and waits until the callback query is answered. */
-const press = async (telegram: FakeTelegram, user: FakeUser, message: FakeMessage, data: string) => {
+export const press = async (telegram: FakeTelegram, user: FakeUser, message: FakeMessage, data: string) => {
   const id = telegram.press(user, message, data)
   return telegram.waitFor(() => telegram.callbackAnswers.get(id), 10_000, `answer to ${data}`)
 }
@@ -317,25 +317,30 @@ export const defineBotScenarios = (name: string, make: HarnessFactory) =>
         const answer = await press(telegram, ALICE, message, `approve:${order.orderId}`)
         expect(answer.text).toBe(`Order ${order.orderId} approved`)
         expect(await backend.decisionCalls(order.orderId, "approve")).toBe(1)
-        expect(await backend.orderStatus(order.orderId)).toBe("pending")
         await telegram.waitFor(() => message.edits === 1, 5_000, "approval edit")
         expect(message.text).toContain("Approved by @alice")
+        expect(message.text).toContain("Status: pending")
         expect(message.reply_markup).toBeUndefined()
+        // The approved order is executed exactly once (a backend without an exchange leaves it pending).
+        const settled = await backend.settle(order.orderId)
+        expect(settled).toBe(backend.executes ? "filled" : "pending")
+        expect(await backend.exchangeOrders(order.orderId)).toBe(backend.executes ? 1 : 0)
 
         // Bob presses his (still buttoned) copy: one more call, answered clearly, nothing approved twice.
         const second = await press(telegram, BOB, bobs, `approve:${order.orderId}`)
         expect(second.show_alert).toBe(true)
-        expect(second.text).toContain(`order ${order.orderId} is already pending`)
+        expect(second.text).toContain(`order ${order.orderId} is already ${settled}`)
         expect(await backend.decisionCalls(order.orderId, "approve")).toBe(2)
         await telegram.waitFor(() => bobs.edits === 1, 5_000, "bob's edit")
         expect(bobs.text).toContain("No longer awaiting approval")
-        expect(bobs.text).toContain("Status: pending")
+        expect(bobs.text).toContain(`Status: ${settled}`)
         expect(bobs.reply_markup).toBeUndefined()
+        expect(await backend.exchangeOrders(order.orderId)).toBe(backend.executes ? 1 : 0)
         await eventually(async () => {
           const audits = (await backend.audits()).filter((a) => a.action === "button.approve")
           expect(audits.map((a) => [a.actorId, a.result])).toEqual([
             ["42", "ok"],
-            ["43", `conflict: order ${order.orderId} is already pending`]
+            ["43", `conflict: order ${order.orderId} is already ${settled}`]
           ])
         })
       }))
@@ -356,6 +361,7 @@ export const defineBotScenarios = (name: string, make: HarnessFactory) =>
         const late = await press(telegram, ALICE, message, `approve:${order.orderId}`)
         expect(late.text).toContain("is already rejected")
         expect(await backend.orderStatus(order.orderId)).toBe("rejected")
+        expect(await backend.exchangeOrders(order.orderId)).toBe(0)
       }))
 
     it("an expired approval is answered as expired and not executed", () =>
@@ -372,12 +378,13 @@ export const defineBotScenarios = (name: string, make: HarnessFactory) =>
         await telegram.waitFor(() => message.edits === 1, 5_000, "expiry edit")
         expect(message.text).toContain("Status: expired")
         expect(message.reply_markup).toBeUndefined()
-      }))
+        expect(await backend.exchangeOrders(order.orderId)).toBe(0)
+      }, { APPROVAL_TIMEOUT_SECONDS: "2" })) // a short timeout: a backend whose database the test cannot reach ages by waiting
 
     it("a backend outage during approval keeps the buttons for another try", () =>
       withHarness(make, async (h) => {
         const { telegram, backend } = h
-        const order = await backend.addSignalAwaitingApproval("BTC-USDT", "1")
+        const order = await backend.addSignalAwaitingApproval("BTC-USDT", "0.01")
         await h.announce(order)
         const message = await approvalMessage(telegram, ALICE.id, order.orderId)
         await backend.setUnavailable(true)
@@ -391,7 +398,8 @@ export const defineBotScenarios = (name: string, make: HarnessFactory) =>
         await backend.setUnavailable(false)
         const retry = await press(telegram, ALICE, message, `approve:${order.orderId}`)
         expect(retry.text).toBe(`Order ${order.orderId} approved`)
-        expect(await backend.orderStatus(order.orderId)).toBe("pending")
+        expect(await backend.settle(order.orderId)).toBe(backend.executes ? "filled" : "pending")
+        expect(await backend.exchangeOrders(order.orderId)).toBe(backend.executes ? 1 : 0)
       }))
   })
 

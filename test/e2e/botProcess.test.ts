@@ -1,14 +1,16 @@
 /**
- * The two-process layout, as far as it exists on this branch: the real `--role bot` process
- * (`node src/main.ts --role bot`) polls the Telegram fake and reaches its backend over HTTP
- * (`BotBackend.layerHttp`); the api side's Telegram notifier runs in this test process on the same
- * bot token, as `--role api` does. The backend is the loopback fake of the HTTP contract; with the
- * signal/order/PnL services merged, the lead swaps it for a `--role api` process (see the report).
- * The same scenarios as the in-process suite run here.
+ * The two-process layout:
+ * - the bot suite (scenarios.ts) with `node src/main.ts --role api` and `node src/main.ts --role bot`
+ *   as two processes on the real services against the BingX and Telegram fakes (stacks.ts), then
+ *   issue 6's "done when" and the notifications the api process sends (liveScenarios.ts);
+ * - the `--role bot` process on its own (its :9000 metrics, webhook mode) against the loopback fake
+ *   of the HTTP contract, with the api side's Telegram notifier in this test process.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { MemoryBackend } from "../../src/bot/BotBackend.ts"
-import { ADMIN_IDS, ALICE, API_TOKEN, FAST, inProcessNotifier, memoryControl, signalNotification, type HarnessFactory } from "../bot/harness.ts"
+import { ADMIN_IDS, ALICE, API_TOKEN, FAST, inProcessNotifier, signalNotification } from "../bot/harness.ts"
+import { defineLiveBotScenarios } from "../bot/liveScenarios.ts"
+import { apiAndBotProcesses } from "../bot/stacks.ts"
 import { defineBotScenarios, ready, say } from "../bot/scenarios.ts"
 import { FakeBackend } from "../fakes/backend.ts"
 import { FakeTelegram } from "../fakes/telegram.ts"
@@ -42,23 +44,8 @@ const startBotProcess = async (env: Readonly<Record<string, string>> = {}) => {
   return { telegram, memory, backend, app, api }
 }
 
-const processHarness: HarnessFactory = async (env) => {
-  const p = await startBotProcess(env)
-  return {
-    telegram: p.telegram,
-    backend: memoryControl(p.memory),
-    announce: (order) => p.api.notify(signalNotification(order)),
-    close: async () => {
-      await p.api.close()
-      const code = await p.app.stop("SIGTERM")
-      await p.telegram.close()
-      await p.backend.close()
-      if (code !== 0) throw new Error(`--role bot exited with ${code}\n${p.app.stderr.join("\n")}`)
-    }
-  }
-}
-
-defineBotScenarios("--role bot process, HTTP backend", processHarness)
+defineBotScenarios("--role api + --role bot processes, real services, BingX fake", apiAndBotProcesses)
+defineLiveBotScenarios("--role api + --role bot processes", apiAndBotProcesses)
 
 describe("the --role bot process", () => {
   it("serves its metrics on :9000 with route templates and update types, and stops cleanly", async () => {
