@@ -130,6 +130,9 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
       const prefix = stored!.value
 
       const guard = <A, E extends { readonly _tag: string }, R>(call: Effect.Effect<A, E, R>) => breaker.guard(call, exchangeVerdict)
+      /** Calls the exchange layer may answer from its cache: a hit is no sign the exchange is healthy. */
+      const guardCached = <A, E extends { readonly _tag: string }, R>(call: Effect.Effect<A, E, R>) =>
+        breaker.guard(call, exchangeVerdict, { cached: true })
 
       const ageMs = (order: OrderRow) =>
         Effect.map(Clock.currentTimeMillis, (now) => now - new Date(order.pending_since ?? order.created_at).getTime())
@@ -191,9 +194,9 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
           const current = yield* settings.current
           const marginMode: MarginMode = order.margin_mode ?? current.marginMode
           const leverage = order.leverage ?? current.leverage
-          const mode = yield* guard(exchange.positionMode)
+          const mode = yield* guardCached(exchange.positionMode)
           const sides = exchangeSides(order, mode)
-          const rules: ContractRules = yield* guard(exchange.contract(order.symbol)).pipe(refuseOn(`${order.symbol} cannot be traded`))
+          const rules: ContractRules = yield* guardCached(exchange.contract(order.symbol)).pipe(refuseOn(`${order.symbol} cannot be traded`))
           if (!rules.tradable) return yield* Effect.fail(new Refused(`${order.symbol} is not open for API trading on the exchange`))
           const maxLeverage = sides.positionSide === "SHORT" || (sides.positionSide === "BOTH" && order.action === "sell" && !sides.closing)
             ? rules.maxShortLeverage
@@ -245,10 +248,10 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
               }
             }
             const marginType = marginMode === "cross" ? "CROSSED" : "ISOLATED"
-            yield* guard(exchange.setMarginType(order.symbol, marginType)).pipe(
+            yield* guardCached(exchange.setMarginType(order.symbol, marginType)).pipe(
               refuseOn(`could not set margin type ${marginType} on ${order.symbol}`)
             )
-            yield* guard(exchange.setLeverage(order.symbol, leverage, sides.positionSide)).pipe(
+            yield* guardCached(exchange.setLeverage(order.symbol, leverage, sides.positionSide)).pipe(
               refuseOn(`could not set leverage ${leverage} on ${order.symbol} (${sides.positionSide})`)
             )
           } else if (order.stop_loss !== null || order.take_profit !== null) {
@@ -539,7 +542,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
       /** Rebuilds the request of a `submitted` order that never reached the exchange. */
       const resend = (order: OrderRow) =>
         Effect.gen(function*() {
-          const mode = yield* guard(exchange.positionMode)
+          const mode = yield* guardCached(exchange.positionMode)
           const sides = exchangeSides(order, mode)
           const request: PlaceOrderRequest = {
             symbol: order.symbol,
