@@ -11,7 +11,9 @@
  *     contract precision; below the minimum quantity / notional, a stop-loss or take-profit on the
  *     wrong side of the price, an untradable symbol or a leverage above the maximum → `rejected`
  *     with the reason, before anything is sent; margin type and leverage are set (the exchange
- *     layer skips what is already set) — a refusal there rejects the order with a clear reason;
+ *     layer skips what is already set). A permanent refusal of any of these calls (position mode,
+ *     contract, price, margin type, leverage — e.g. a wrong API secret) rejects the order with the
+ *     exchange's reason; transient failures leave it pending and are retried;
  *  3. write-ahead: `pending → submitted` with the clientOrderId BEFORE sending, so a crash leaves a
  *     `submitted` order that reconciliation resolves by querying that clientOrderId;
  *  4. place the MARKET order. Refused → `rejected`. Transient (not placed) → wait and resend the
@@ -184,6 +186,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
 
       const referencePrice = (order: OrderRow) =>
         guard(exchange.lastPrice(order.symbol)).pipe(
+          refuseOn(`could not read the price of ${order.symbol}`),
           Effect.map((p): BigDecimal.BigDecimal | undefined => p),
           Effect.catchTag("PriceUnavailable", () => Effect.succeed(undefined)),
           Effect.map((p) => p ?? (order.price === null ? undefined : dec(order.price)))
@@ -194,7 +197,9 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
           const current = yield* settings.current
           const marginMode: MarginMode = order.margin_mode ?? current.marginMode
           const leverage = order.leverage ?? current.leverage
-          const mode = yield* guardCached(exchange.positionMode)
+          // A refusal here (e.g. 100001: BINGX_API_SECRET does not match) is final for the order:
+          // retrying would only knock until it expires, with a reason that hides the cause.
+          const mode = yield* guardCached(exchange.positionMode).pipe(refuseOn("could not read the account's position mode"))
           const sides = exchangeSides(order, mode)
           const rules: ContractRules = yield* guardCached(exchange.contract(order.symbol)).pipe(refuseOn(`${order.symbol} cannot be traded`))
           if (!rules.tradable) return yield* Effect.fail(new Refused(`${order.symbol} is not open for API trading on the exchange`))

@@ -211,4 +211,23 @@ describe("exchange faults end to end (the real process against the BingX fake)",
         expect(fake.placed()).toHaveLength(2)
       })
     }).pipe(Effect.scoped), 120_000)
+
+  it.live("a wrong BINGX_API_SECRET: the order is rejected at once with the exchange's reason, not retried until it expires", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFakeBingx()
+      const telegram = yield* makeFakeTelegram
+      const app = yield* liveApp(fake, telegram, { ...env, BINGX_API_SECRET: "not-the-secret-the-exchange-knows" })
+      yield* Effect.promise(async () => {
+        const id = await place(app)
+        const order = await app.settled(id, ["rejected"], 10_000)
+        expect(order.reason).toContain("BingX 100001: Signature verification failed due to signature mismatch")
+        expect(fake.placed()).toHaveLength(0)
+        const message = await telegramAbout(telegram, id, "rejected")
+        expect(message.text).toContain("100001")
+        // Nothing keeps knocking: one signed call refused, then silence.
+        const refused = fake.received.filter((r) => r.answer?.code === 100001).length
+        await sleep(1_500)
+        expect(fake.received.filter((r) => r.answer?.code === 100001).length).toBe(refused)
+      })
+    }).pipe(Effect.scoped), 60_000)
 })
