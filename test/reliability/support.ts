@@ -73,13 +73,14 @@ export interface LiveApp {
 let alertSeq = 0
 
 /**
- * The real process (`--role api`) trading live against `fake`, on a fresh test database, with
+ * The real process (`--role api`, or `all` with the bot polling) trading live against `fake`, on a fresh test database, with
  * auto-trade on and no confirmation; Telegram notifications to the fake (admin 42) when given.
  */
 export const liveApp = (
   fake: FakeBingx,
   telegram: FakeTelegram | undefined,
-  env: Readonly<Record<string, string>> = {}
+  env: Readonly<Record<string, string>> = {},
+  role: "api" | "all" = "api"
 ): Effect.Effect<LiveApp, never, Scope.Scope> =>
   Effect.gen(function*() {
     const database = yield* testDatabaseEnv
@@ -99,7 +100,7 @@ export const liveApp = (
         TELEGRAM_ADMIN_IDS: String(ADMIN)
       }),
       ...env
-    })
+    }, ["--role", role])
     const url = app.apiUrl!
     const operator = (path: string, init: RequestInit = {}) =>
       call(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${API_TOKEN}`, ...(init.headers as Record<string, string>) } })
@@ -124,6 +125,6 @@ export const liveApp = (
 
 /** The value of a metric sample on a Prometheus text page (undefined when absent). */
 export const metricValue = (page: string, name: string, labels = ""): number | undefined => {
-  const line = page.split("\n").find((l) => l.startsWith(`${name}${labels} `) || (labels === "" && l.startsWith(`${name}{`) === false && l.startsWith(`${name} `)))
+  const line = page.split("\n").find((l) => l.startsWith(`${name}${labels} `))
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1))
 }
