@@ -92,6 +92,9 @@ export const liveApp = (
       AUTO_TRADE_ENABLED: "true",
       MANUAL_CONFIRMATION_REQUIRED: "false",
       WEBHOOK_RATE_LIMIT_PER_MINUTE: "0",
+      // These tests are about the exchange and Telegram: a slow insert on a loaded machine must not
+      // turn an alert into a 503 (the database budget has its own test).
+      WEBHOOK_DATABASE_TIMEOUT_MS: "30000",
       BOT_METRICS_ENABLED: "false",
       LOG_LEVEL: "info",
       ...(telegram === undefined ? {} : {
