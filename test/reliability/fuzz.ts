@@ -168,7 +168,7 @@ export const webhookRequest = (token: string): fc.Arbitrary<FuzzRequest> =>
   }))
 
 const queryValue = fc.oneof(hostileString, hugeNumber, fc.constantFrom("1", "50", "500", "501", "0", "-1", "day", "week", "all"))
-const idValue = fc.oneof(fc.constantFrom("1", "0", "-1", "99999999999999999999", "1e3", "0x1", "abc", "%00", "1%2F2", "null"), hostileString)
+const idValue = fc.oneof(fc.constantFrom("1", "0", "-1", "99999999999999999999", "9999999999999999999", "9223372036854775808", "1e3", "0x1", "abc", "%00", "1%2F2", "null"), hostileString)
 const enc = (s: string) => {
   try {
     return encodeURIComponent(s)

@@ -251,6 +251,18 @@ describe("hostile input: bodies, slow clients, connections", () => {
       }
     }), 120_000)
 
+  it.live("ids beyond the bigint range are not found (404), not a database failure (503)", () =>
+    withApp(async (_app, base) => {
+      const auth = { authorization: `Bearer ${API_TOKEN}` }
+      for (const id of ["9223372036854775808", "9999999999999999999"]) {
+        for (const [method, path] of [["GET", `/orders/${id}`], ["POST", `/orders/${id}/approve`], ["POST", `/orders/${id}/reject`], ["GET", `/signals/${id}`]] as const) {
+          const response = await fetch(`${base}${path}`, { method, headers: auth })
+          expect(response.status, `${method} ${path}`).toBe(404)
+        }
+      }
+      expect((await fetch(`${base}/orders/9223372036854775807`, { headers: auth })).status).toBe(404)
+    }), 120_000)
+
   it.live("slow-loris: trickled headers are cut after headersTimeout, a trickled body after requestTimeout, an idle connection too; others are served meanwhile", () =>
     withApp(async (app, base) => {
       const port = Number(new URL(base).port)
