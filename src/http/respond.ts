@@ -114,6 +114,25 @@ export const requireOperator = Effect.gen(function*() {
 
 type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "*"
 
+export interface DeclaredRoute {
+  readonly method: Method
+  readonly path: string
+  readonly access: "public" | "operator"
+}
+
+/**
+ * Every route declared through `publicRoute` / `operatorRoute` so far (when its module is loaded,
+ * or its layer built). Tests walk it: every operator route must refuse a request without the bearer
+ * token, and the public ones must be exactly the intended few.
+ */
+export const declaredRoutes: Array<DeclaredRoute> = []
+
+const declare = (method: Method, path: HttpRouter.PathInput, access: DeclaredRoute["access"]) => {
+  if (!declaredRoutes.some((r) => r.method === method && r.path === path && r.access === access)) {
+    declaredRoutes.push({ method, path, access })
+  }
+}
+
 const bounded = <A, E, R>(handler: Effect.Effect<A, E, R>) =>
   Effect.provideService(handler, HttpIncomingMessage.MaxBodySize, DEFAULT_MAX_BODY)
 
@@ -122,11 +141,17 @@ export const publicRoute = <E, R>(
   method: Method,
   path: HttpRouter.PathInput,
   handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
-) => HttpRouter.add(method, path, handleFailures(bounded(handler)))
+) => {
+  declare(method, path, "public")
+  return HttpRouter.add(method, path, handleFailures(bounded(handler)))
+}
 
 /** A route for operators and the bot: `Authorization: Bearer <API_TOKEN>` or 401. */
 export const operatorRoute = <E, R>(
   method: Method,
   path: HttpRouter.PathInput,
   handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
-) => HttpRouter.add(method, path, handleFailures(bounded(Effect.andThen(requireOperator, handler))))
+) => {
+  declare(method, path, "operator")
+  return HttpRouter.add(method, path, handleFailures(bounded(Effect.andThen(requireOperator, handler))))
+}
