@@ -189,14 +189,16 @@ export class SignalService extends Context.Service<SignalService, {
         Effect.tap((created) =>
           abandoned
             ? Effect.logWarning(
-              `an alert answered before its database write finished was stored after all: signal(s) ${
+              `an alert whose sender was not waiting any more (503 after WEBHOOK_DATABASE_TIMEOUT_MS, or it hung up) was stored after all: signal(s) ${
                 created.map((c) => c.id).join(", ") || "none new"
               }`
             )
             : Effect.void
         ),
         Effect.tapCause((cause) =>
-          abandoned ? Effect.logWarning("an alert answered before its database write finished was not stored", cause) : Effect.void
+          abandoned
+            ? Effect.logWarning("an alert whose sender was not waiting any more (503 after WEBHOOK_DATABASE_TIMEOUT_MS, or it hung up) was not stored", cause)
+            : Effect.void
         )
       )
       const result = yield* Fiber.join(yield* Effect.forkDetach(commit)).pipe(

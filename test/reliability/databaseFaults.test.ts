@@ -36,8 +36,8 @@ const throwawayPostgres = Effect.acquireRelease(
   (pg) => Effect.sync(() => pg.destroy())
 )
 
-/** The real app (role api) in this process on `databaseUrl`; yields its API URL. */
-const startApi = (env: Record<string, string>) =>
+/** The real app (role api) in this process; yields its API URL. Log lines (warn+) go to `lines`. */
+const startApi = (env: Record<string, string>, lines: Array<string> = []) =>
   Effect.gen(function*() {
     const config = AppConfig.layerFrom({
       ROLE: "api",
@@ -45,11 +45,11 @@ const startApi = (env: Record<string, string>) =>
       HOST: "127.0.0.1",
       API_TOKEN,
       TRADINGVIEW_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
-      LOG_LEVEL: process.env.DEBUG_LOG ?? "none",
+      LOG_LEVEL: "warn",
       WEBHOOK_RATE_LIMIT_PER_MINUTE: "0",
       ...env
     })
-    const context = yield* Layer.build(appLayer().pipe(Layer.provide(config)))
+    const context = yield* Layer.build(appLayer({ logSink: (line) => void lines.push(line) }).pipe(Layer.provide(config)))
     return Context.get(context, AppInfo).api!.url
   })
 
@@ -159,7 +159,8 @@ describe("database faults (throwaway Postgres)", () => {
     Effect.gen(function*() {
       const pg = yield* throwawayPostgres
       const proxy = yield* Effect.acquireRelease(Effect.promise(() => startTcpProxy(pg.port)), (p) => Effect.promise(() => p.close()))
-      const api = yield* startApi({ DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/postgres` })
+      const lines: Array<string> = []
+      const api = yield* startApi({ DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/postgres` }, lines)
       yield* Effect.promise(async () => {
         expect((await postAlert(api)).status).toBe(201)
         proxy.freeze()
@@ -177,6 +178,9 @@ describe("database faults (throwaway Postgres)", () => {
           return a.status === 200 ? a : undefined
         }, 10_000, "the re-sent alert to be a duplicate")
         expect(again.signalId).toBeDefined()
+        // And the operator can see it happened.
+        expect(lines.some((l) => l.includes("was not waiting any more") && l.includes("was stored after all"))).toBe(true)
+        expect(lines.some((l) => l.includes("the database did not answer within 2500 ms"))).toBe(true)
         const fresh = await postAlert(api)
         expect(fresh.status).toBe(201)
       })
