@@ -248,6 +248,8 @@ export interface ChaosReport {
   readonly placed: ReadonlyMap<string, { readonly count: number; readonly quantity: string }>
   /** POSTs answered 101481 (clientOrderId repeated). */
   readonly repeatedClientOrderIds: number
+  /** Orders looked up by clientOrderId (an outcome the process did not see before it was killed). */
+  readonly lookedUp: number
   /** The last lines of the final run, for failure messages. */
   readonly tail: ReadonlyArray<string>
 }
@@ -378,6 +380,9 @@ export const runChaos = async (options: ChaosOptions): Promise<ChaosReport> => {
     posts,
     placed,
     repeatedClientOrderIds: orderPosts.filter((p) => p.answer?.code === 101481).length,
+    lookedUp: new Set(
+      options.fake.requests("/openApi/swap/v2/trade/order", "GET").map((r) => r.params["clientOrderId"]).filter((c) => c !== undefined)
+    ).size,
     tail: current?.lines.slice(-40) ?? []
   }
 }
@@ -427,4 +432,5 @@ export const violations = (report: ChaosReport): Array<string> => {
 export const summary = (r: ChaosReport): string =>
   `seed ${r.seed}: ${r.kills} kills (${r.killsDuringStart} during start-up), ${r.sent} alerts sent, ` +
   `${r.acknowledged.length} acknowledged, ${r.signals.length} signals and ${r.orders.length} orders stored, ` +
-  `${r.placed.size} orders placed at the exchange (${[...r.posts.values()].reduce((a, b) => a + b, 0)} POSTs)`
+  `${r.placed.size} orders placed at the exchange (${[...r.posts.values()].reduce((a, b) => a + b, 0)} POSTs), ` +
+  `${r.lookedUp} looked up by clientOrderId after a kill`
