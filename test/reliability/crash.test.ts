@@ -25,7 +25,7 @@ describe("crash safety (SIGKILL under load)", () => {
       expect(problems, `${summary(report)}\n${problems.slice(0, 20).join("\n")}\n--- last lines ---\n${report.tail.join("\n")}`)
         .toEqual([])
       // The load was real: alerts were acknowledged and orders executed across the kills.
-      expect(report.acknowledged.length, summary(report)).toBeGreaterThan(20)
+      expect(report.acknowledged.length, summary(report)).toBeGreaterThan(10)
       expect(report.placed.size).toBe(report.orders.length)
       expect(report.orders.length).toBeGreaterThanOrEqual(report.acknowledged.length)
     }).pipe(Effect.scoped), 300_000)
