@@ -40,6 +40,11 @@ export interface AppConfigShape {
     readonly url: Redacted.Redacted<string> | undefined
     readonly dataDir: string
     readonly poolSize: number
+    /**
+     * How long the webhook waits for the database before answering 503 (the alert may still be
+     * stored afterwards; a re-send is recognised as a duplicate). Below TradingView's 3 s.
+     */
+    readonly webhookTimeoutMs: number
   }
   readonly security: {
     readonly apiToken: Redacted.Redacted<string> | undefined
@@ -513,7 +518,8 @@ export const loadConfig: Effect.Effect<AppConfigShape, ConfigInvalid> = Effect.g
     database: {
       url: yield* databaseUrl,
       dataDir: Path.resolve(yield* str("DATA_DIR", "./data")),
-      poolSize: yield* int("DATABASE_POOL_SIZE", 10, 1, 200)
+      poolSize: yield* int("DATABASE_POOL_SIZE", 10, 1, 200),
+      webhookTimeoutMs: yield* int("WEBHOOK_DATABASE_TIMEOUT_MS", 2_500, 100, 60_000)
     },
     security: {
       apiToken: yield* secret("API_TOKEN"),

@@ -1,9 +1,15 @@
 /**
  * The audit trail: every operator action (API settings changes, approvals, bot commands and
- * button presses) becomes a row in `audit_log` and an INFO log line.
+ * button presses) becomes a row in `audit_log` and an INFO log line. Entries often carry what a
+ * user sent (a stranger's forged button data, a command's text): NUL characters and lone
+ * surrogates, which Postgres refuses, are stored as U+FFFD so such an entry is never lost.
  */
 import { Context, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
+import { jsonForPostgres } from "../domain/webhookBody.ts"
+
+/** Postgres `text` refuses NUL and lone surrogates: they become U+FFFD (what the sender typed is untrusted). */
+const storable = (s: string): string => s.replace(/\u0000/g, "\uFFFD").toWellFormed()
 
 export interface AuditEntry {
   /** Who: "api", "telegram", "system"… */
@@ -31,9 +37,11 @@ export class AuditLog extends Context.Service<AuditLog, {
             yield* Effect.logInfo(`audit: ${entry.actor} ${entry.action} → ${entry.result}`).pipe(
               Effect.annotateLogs({ audit_actor: entry.actor, audit_actor_id: entry.actorId ?? null })
             )
-            const payload = entry.payload === undefined ? null : JSON.stringify(entry.payload)
+            // Entries carry what users sent (button data, command text): any of it must be storable.
+            const payload = entry.payload === undefined ? null : jsonForPostgres(entry.payload)
             yield* sql`INSERT INTO audit_log (actor, actor_id, action, payload, result)
-              VALUES (${entry.actor}, ${entry.actorId ?? null}, ${entry.action}, ${payload}::jsonb, ${entry.result})`
+              VALUES (${storable(entry.actor)}, ${entry.actorId === undefined ? null : storable(entry.actorId)},
+                ${storable(entry.action)}, ${payload}::jsonb, ${storable(entry.result)})`
           }).pipe(
             Effect.catchCause((cause) => Effect.logError("audit log write failed", cause)),
             Effect.withSpan("AuditLog.record")

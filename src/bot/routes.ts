@@ -5,20 +5,23 @@
  * - `POST <path of TELEGRAM_WEBHOOK_URL>` (public, webhook mode only): Telegram's updates, checked
  *   against `TELEGRAM_WEBHOOK_SECRET` (X-Telegram-Bot-Api-Secret-Token) by grammY.
  */
-import { Effect, Layer } from "effect"
+import { ByteSize, Effect, Layer } from "effect"
 import { HttpServerRequest } from "effect/http"
 import type { Update } from "grammy/types"
 import { AuditLog } from "../audit/AuditLog.ts"
-import { ApiError, errorResponse, type FieldProblem, json, operatorRoute, publicRoute } from "../http/respond.ts"
+import { ApiError, errorResponse, type FieldProblem, json, operatorRoute, publicRoute, readBodyText } from "../http/respond.ts"
 import { TelegramWebhook } from "./TelegramBot.ts"
 
 const ACTION = /^[A-Za-z0-9_.:/-]{1,64}$/
 
+/** At most 64 KiB (a Telegram update or an audit entry is far smaller): 413 beyond it. */
 const readJson = Effect.gen(function*() {
-  const request = yield* HttpServerRequest.HttpServerRequest
-  return yield* request.json.pipe(
-    Effect.mapError(() => new ApiError({ status: 400, message: "the body must be JSON" }))
-  )
+  const text = yield* readBodyText(ByteSize.kibibytes(64))
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return yield* new ApiError({ status: 400, message: "the body must be JSON" })
+  }
 })
 
 /** Validates a `POST /bot/audit` body; every problem is named. */

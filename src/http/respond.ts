@@ -4,11 +4,12 @@
  *
  * Routes are declared with `publicRoute` or `operatorRoute`, so no route is public by accident:
  * operator routes need `Authorization: Bearer <API_TOKEN>`.
- * Whatever a handler fails with is answered here: `ApiError` as itself, database outages as 503,
- * anything else as a logged 500.
+ * Whatever a handler fails with is answered here: `ApiError` as itself, a body over the limit as
+ * 413, database outages as 503, anything else as a logged 500. No route reads more than
+ * DEFAULT_MAX_BODY of a body unless it sets a smaller limit itself.
  */
-import { Data, Effect, Redacted } from "effect"
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { ByteSize, Data, Effect, Redacted } from "effect"
+import { HttpIncomingMessage, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { Secrets } from "../security/Secrets.ts"
 import { tokensEqual } from "../security/tokens.ts"
 
@@ -43,6 +44,27 @@ export const unauthorized = () =>
 /** The 503 answer's message when the database cannot be reached (the bot's in-process backend says the same). */
 export const DATABASE_UNAVAILABLE = "database unavailable, try again shortly"
 
+/**
+ * The most any route reads of a request body unless it sets its own (smaller) limit: the body of
+ * a route that forgot one cannot fill the memory. Beyond it the answer is 413.
+ */
+export const DEFAULT_MAX_BODY = ByteSize.kibibytes(256)
+
+const isBodyTooLarge = (e: unknown): boolean =>
+  e instanceof HttpServerError.HttpServerError && e.reason._tag === "RequestParseError" && e.reason.reason === "BodyTooLarge"
+
+/** The request body as text, at most `limit`: 413 beyond it, 400 when it cannot be read. */
+export const readBodyText = (limit: ByteSize.ByteSize) =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    request.text.pipe(
+      Effect.provideService(HttpIncomingMessage.MaxBodySize, limit),
+      Effect.mapError((e) =>
+        isBodyTooLarge(e)
+          ? new ApiError({ status: 413, message: `body is larger than ${Number(limit) / 1024} KiB` })
+          : new ApiError({ status: 400, message: "could not read the request body" })
+      )
+    ))
+
 const isDatabaseFailure = (e: unknown): boolean => {
   const tag = (e as { _tag?: unknown } | null)?._tag
   return tag === "SqlError" || tag === "DatabaseUnavailable"
@@ -59,6 +81,7 @@ export const handleFailures = <E, R>(
       if (error instanceof ApiError) {
         return Effect.succeed(errorResponse(error.status, error.message, error.fields ?? [], error.headers))
       }
+      if (isBodyTooLarge(error)) return Effect.succeed(errorResponse(413, "request body is too large"))
       if (isDatabaseFailure(error)) {
         return Effect.as(
           Effect.logWarning("request failed: database unavailable", cause),
@@ -94,16 +117,44 @@ export const requireOperator = Effect.gen(function*() {
 
 type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "*"
 
+export interface DeclaredRoute {
+  readonly method: Method
+  readonly path: string
+  readonly access: "public" | "operator"
+}
+
+/**
+ * Every route declared through `publicRoute` / `operatorRoute` so far (when its module is loaded,
+ * or its layer built). Tests walk it: every operator route must refuse a request without the bearer
+ * token, and the public ones must be exactly the intended few.
+ */
+export const declaredRoutes: Array<DeclaredRoute> = []
+
+const declare = (method: Method, path: HttpRouter.PathInput, access: DeclaredRoute["access"]) => {
+  if (!declaredRoutes.some((r) => r.method === method && r.path === path && r.access === access)) {
+    declaredRoutes.push({ method, path, access })
+  }
+}
+
+const bounded = <A, E, R>(handler: Effect.Effect<A, E, R>) =>
+  Effect.provideService(handler, HttpIncomingMessage.MaxBodySize, DEFAULT_MAX_BODY)
+
 /** A route anyone may call (health, metrics, the webhook with its own token check). */
 export const publicRoute = <E, R>(
   method: Method,
   path: HttpRouter.PathInput,
   handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
-) => HttpRouter.add(method, path, handleFailures(handler))
+) => {
+  declare(method, path, "public")
+  return HttpRouter.add(method, path, handleFailures(bounded(handler)))
+}
 
 /** A route for operators and the bot: `Authorization: Bearer <API_TOKEN>` or 401. */
 export const operatorRoute = <E, R>(
   method: Method,
   path: HttpRouter.PathInput,
   handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
-) => HttpRouter.add(method, path, handleFailures(Effect.andThen(requireOperator, handler)))
+) => {
+  declare(method, path, "operator")
+  return HttpRouter.add(method, path, handleFailures(bounded(Effect.andThen(requireOperator, handler))))
+}

@@ -8,7 +8,7 @@
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer } from "effect"
 import type * as NetAddress from "effect/net/NetAddress"
-import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import { HttpRouter, HttpServer, HttpServerError, HttpServerResponse } from "effect/http"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"
@@ -39,6 +39,9 @@ export class BotMetricsListener extends Context.Service<BotMetricsListener, List
 const serverOptions: Http.ServerOptions = {
   headersTimeout: 10_000,
   requestTimeout: 30_000,
+  // How often those two are enforced (Node's default, 30 s, lets a trickling client hold its
+  // connection for up to 40 s instead of 10).
+  connectionsCheckingInterval: 1_000,
   keepAliveTimeout: 5_000,
   maxHeaderSize: 16 * 1024
 }
@@ -109,6 +112,23 @@ const system = operatorRoute(
 
 const notFound = publicRoute("*", "/*", Effect.succeed(errorResponse(404, "not found")))
 
+/**
+ * A path the router cannot match at all — an invalid percent-encoding (`/%E0%A4%A`), a parameter
+ * longer than the router's limit — gets the same JSON 404 as any unknown path (the router's own
+ * answer is an empty body).
+ */
+const routeNotFoundAsJson = HttpRouter.middleware(
+  (app) =>
+    Effect.catchCause(app, (cause) => {
+      const failure = cause.reasons.find((r) => r._tag === "Fail")
+      const error: unknown = failure?._tag === "Fail" ? failure.error : undefined
+      return error instanceof HttpServerError.HttpServerError && error.reason._tag === "RouteNotFound"
+        ? Effect.succeed(errorResponse(404, "not found"))
+        : Effect.failCause(cause)
+    }),
+  { global: true }
+)
+
 /** Routes every `:8000` deployment has. */
 export const coreApiRoutes = Layer.mergeAll(health, ready, metricsRoute("backend"), system, notFound)
 
@@ -136,7 +156,7 @@ export const layerApiServer = <E, R>(routes: Layer.Layer<never, E, R>) =>
       })
     )
     return Layer.mergeAll(
-      HttpRouter.serve(Layer.mergeAll(coreApiRoutes, routes, transportMiddleware), {
+      HttpRouter.serve(Layer.mergeAll(coreApiRoutes, routes, transportMiddleware, routeNotFoundAsJson), {
         disableLogger: true,
         disableListenLog: true
       }),
@@ -173,7 +193,7 @@ export const layerBotMetricsServerWith = <E, R>(routes: Layer.Layer<never, E, R>
     )
     const base = config.http.botMetricsEnabled ? Layer.mergeAll(health, metricsRoute("bot"), notFound) : Layer.mergeAll(health, notFound)
     return Layer.mergeAll(
-      HttpRouter.serve(routes === undefined ? base : Layer.mergeAll(base, routes), {
+      HttpRouter.serve(Layer.mergeAll(routes === undefined ? base : Layer.mergeAll(base, routes), routeNotFoundAsJson), {
         disableLogger: true,
         disableListenLog: true
       }),

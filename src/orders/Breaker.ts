@@ -45,10 +45,16 @@ export interface BreakerShape {
   /**
    * Runs `call` when the breaker allows it (waiting while it is open or a probe is in flight) and
    * feeds its outcome back: `classify` says which failures are transient.
+   *
+   * `cached: true` is for calls the exchange layer may answer from its cache (position mode,
+   * contract rules, margin type, leverage): their failures count, their successes do not — a
+   * cache hit says nothing about the exchange, and counting it would reset the failure count
+   * before every real call, so the breaker could never open.
    */
   readonly guard: <A, E, R>(
     call: Effect.Effect<A, E, R>,
-    classify: (error: E) => Verdict
+    classify: (error: E) => Verdict,
+    options?: { readonly cached?: boolean }
   ) => Effect.Effect<A, E, R>
   readonly status: Effect.Effect<BreakerStatus>
 }
@@ -147,15 +153,21 @@ export class Breaker extends Context.Service<Breaker, BreakerShape>()("tvtelegra
           }
         })
 
-      const guard = <A, E, R>(call: Effect.Effect<A, E, R>, classify: (error: E) => Verdict): Effect.Effect<A, E, R> =>
+      const guard = <A, E, R>(
+        call: Effect.Effect<A, E, R>,
+        classify: (error: E) => Verdict,
+        options?: { readonly cached?: boolean }
+      ): Effect.Effect<A, E, R> =>
         Effect.gen(function*() {
           const probe = yield* admit
+          /** Releases the probe without a verdict (the next call probes). */
+          const noVerdict = probe ? transition((s) => ({ ...s, probeInFlight: false })).pipe(Effect.asVoid) : Effect.void
           return yield* call.pipe(Effect.onExit((exit) => {
-            if (Exit.isSuccess(exit)) return record("success", probe, null, undefined)
+            if (Exit.isSuccess(exit)) return options?.cached === true ? noVerdict : record("success", probe, null, undefined)
             const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
             if (failure === undefined || failure._tag !== "Fail") {
-              // Interrupted or died: release the probe without a verdict.
-              return probe ? transition((s) => ({ ...s, probeInFlight: false })).pipe(Effect.asVoid) : Effect.void
+              // Interrupted or died: no verdict.
+              return noVerdict
             }
             const e = failure.error
             const verdict = classify(e)

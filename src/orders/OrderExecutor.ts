@@ -11,7 +11,9 @@
  *     contract precision; below the minimum quantity / notional, a stop-loss or take-profit on the
  *     wrong side of the price, an untradable symbol or a leverage above the maximum → `rejected`
  *     with the reason, before anything is sent; margin type and leverage are set (the exchange
- *     layer skips what is already set) — a refusal there rejects the order with a clear reason;
+ *     layer skips what is already set). A permanent refusal of any of these calls (position mode,
+ *     contract, price, margin type, leverage — e.g. a wrong API secret) rejects the order with the
+ *     exchange's reason; transient failures leave it pending and are retried;
  *  3. write-ahead: `pending → submitted` with the clientOrderId BEFORE sending, so a crash leaves a
  *     `submitted` order that reconciliation resolves by querying that clientOrderId;
  *  4. place the MARKET order. Refused → `rejected`. Transient (not placed) → wait and resend the
@@ -130,6 +132,9 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
       const prefix = stored!.value
 
       const guard = <A, E extends { readonly _tag: string }, R>(call: Effect.Effect<A, E, R>) => breaker.guard(call, exchangeVerdict)
+      /** Calls the exchange layer may answer from its cache: a hit is no sign the exchange is healthy. */
+      const guardCached = <A, E extends { readonly _tag: string }, R>(call: Effect.Effect<A, E, R>) =>
+        breaker.guard(call, exchangeVerdict, { cached: true })
 
       const ageMs = (order: OrderRow) =>
         Effect.map(Clock.currentTimeMillis, (now) => now - new Date(order.pending_since ?? order.created_at).getTime())
@@ -181,6 +186,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
 
       const referencePrice = (order: OrderRow) =>
         guard(exchange.lastPrice(order.symbol)).pipe(
+          refuseOn(`could not read the price of ${order.symbol}`),
           Effect.map((p): BigDecimal.BigDecimal | undefined => p),
           Effect.catchTag("PriceUnavailable", () => Effect.succeed(undefined)),
           Effect.map((p) => p ?? (order.price === null ? undefined : dec(order.price)))
@@ -191,9 +197,11 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
           const current = yield* settings.current
           const marginMode: MarginMode = order.margin_mode ?? current.marginMode
           const leverage = order.leverage ?? current.leverage
-          const mode = yield* guard(exchange.positionMode)
+          // A refusal here (e.g. 100001: BINGX_API_SECRET does not match) is final for the order:
+          // retrying would only knock until it expires, with a reason that hides the cause.
+          const mode = yield* guardCached(exchange.positionMode).pipe(refuseOn("could not read the account's position mode"))
           const sides = exchangeSides(order, mode)
-          const rules: ContractRules = yield* guard(exchange.contract(order.symbol)).pipe(refuseOn(`${order.symbol} cannot be traded`))
+          const rules: ContractRules = yield* guardCached(exchange.contract(order.symbol)).pipe(refuseOn(`${order.symbol} cannot be traded`))
           if (!rules.tradable) return yield* Effect.fail(new Refused(`${order.symbol} is not open for API trading on the exchange`))
           const maxLeverage = sides.positionSide === "SHORT" || (sides.positionSide === "BOTH" && order.action === "sell" && !sides.closing)
             ? rules.maxShortLeverage
@@ -245,10 +253,10 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
               }
             }
             const marginType = marginMode === "cross" ? "CROSSED" : "ISOLATED"
-            yield* guard(exchange.setMarginType(order.symbol, marginType)).pipe(
+            yield* guardCached(exchange.setMarginType(order.symbol, marginType)).pipe(
               refuseOn(`could not set margin type ${marginType} on ${order.symbol}`)
             )
-            yield* guard(exchange.setLeverage(order.symbol, leverage, sides.positionSide)).pipe(
+            yield* guardCached(exchange.setLeverage(order.symbol, leverage, sides.positionSide)).pipe(
               refuseOn(`could not set leverage ${leverage} on ${order.symbol} (${sides.positionSide})`)
             )
           } else if (order.stop_loss !== null || order.take_profit !== null) {
@@ -539,7 +547,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
       /** Rebuilds the request of a `submitted` order that never reached the exchange. */
       const resend = (order: OrderRow) =>
         Effect.gen(function*() {
-          const mode = yield* guard(exchange.positionMode)
+          const mode = yield* guardCached(exchange.positionMode)
           const sides = exchangeSides(order, mode)
           const request: PlaceOrderRequest = {
             symbol: order.symbol,

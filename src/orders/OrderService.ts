@@ -53,7 +53,9 @@ export interface OrderServiceShape {
 
 export const REJECTED_BY_OPERATOR = "rejected by operator"
 
-const isId = (s: string) => /^\d{1,19}$/.test(s)
+/** An order id: a positive bigint (a larger number is not found, not a database error). */
+const MAX_ID = 9_223_372_036_854_775_807n
+const isId = (s: string) => /^\d{1,19}$/.test(s) && BigInt(s) <= MAX_ID
 
 export class OrderService extends Context.Service<OrderService, OrderServiceShape>()("tvtelegrambingx/OrderService") {
   static readonly make = Effect.gen(function*() {

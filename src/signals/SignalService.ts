@@ -5,10 +5,11 @@
  * `ingest` acknowledges nothing before the rows are committed. After commit, `pending` orders go on
  * the bounded `SignalQueue` (never waiting: a full queue leaves them to the actor's DB sweep) and a
  * `SignalReceived` notification is handed to the Notifier (which never waits either). The commit and
- * these hand-offs are uninterruptible: a sender that hangs up (TradingView gives up after ~3 s) cannot
- * leave a committed order un-enqueued.
+ * these hand-offs are uninterruptible and run on their own fiber: a sender that hangs up (TradingView
+ * gives up after ~3 s), or a route that stops waiting for a slow database, cannot leave a committed
+ * order un-enqueued — and `ingest` itself stays interruptible, so the route can answer in time.
  */
-import { BigDecimal, Clock, Context, Data, Effect, Layer, Metric, Option } from "effect"
+import { BigDecimal, Clock, Context, Data, Effect, Fiber, Layer, Metric, Option } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { AppConfig } from "../config.ts"
 import {
@@ -146,7 +147,11 @@ export class SignalService extends Context.Service<SignalService, {
       const receivedAt = new Date(now)
       const owner = settings.owner
 
-      const result = yield* Effect.uninterruptible(Effect.gen(function*() {
+      // The commit and its hand-offs run uninterruptibly on their own fiber: once started they
+      // finish even when the caller stops waiting (the sender hung up, or the route answered 503
+      // after WEBHOOK_DATABASE_TIMEOUT_MS). What became of such an abandoned alert is logged.
+      let abandoned = false
+      const commit = Effect.uninterruptible(Effect.gen(function*() {
         const inserted = yield* repo.insert(rows, {
           userId: owner.userId,
           botSessionId: owner.botSessionId,
@@ -180,7 +185,25 @@ export class SignalService extends Context.Service<SignalService, {
         }
         yield* afterCommit(created)
         return created
-      }))
+      })).pipe(
+        Effect.tap((created) =>
+          abandoned
+            ? Effect.logWarning(
+              `an alert whose sender was not waiting any more (503 after WEBHOOK_DATABASE_TIMEOUT_MS, or it hung up) was stored after all: signal(s) ${
+                created.map((c) => c.id).join(", ") || "none new"
+              }`
+            )
+            : Effect.void
+        ),
+        Effect.tapCause((cause) =>
+          abandoned
+            ? Effect.logWarning("an alert whose sender was not waiting any more (503 after WEBHOOK_DATABASE_TIMEOUT_MS, or it hung up) was not stored", cause)
+            : Effect.void
+        )
+      )
+      const result = yield* Fiber.join(yield* Effect.forkDetach(commit)).pipe(
+        Effect.onInterrupt(() => Effect.sync(() => void (abandoned = true)))
+      )
 
       const missing = rows.filter((r) => !result.some((c) => c.idempotencyKey === r.idempotencyKey))
       const existing = missing.length === 0 ? [] : yield* repo.findByKeys(missing.map((r) => r.idempotencyKey))

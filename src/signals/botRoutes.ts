@@ -7,9 +7,9 @@
  * - `GET /bot/reports?limit=` — recent signals (default BOT_REPORT_LIMIT).
  */
 import { ByteSize, Effect, Layer, Schema, SchemaIssue } from "effect"
-import { HttpIncomingMessage, HttpServerRequest } from "effect/http"
+import { HttpServerRequest } from "effect/http"
 import { AppConfig } from "../config.ts"
-import { ApiError, type FieldProblem, json, operatorRoute } from "../http/respond.ts"
+import { ApiError, type FieldProblem, json, operatorRoute, readBodyText } from "../http/respond.ts"
 import { BotSettings, type BotSettingsValue, type SettingsPatch } from "../settings/BotSettings.ts"
 import { BotStatusParts } from "./BotStatusParts.ts"
 import { signalJson } from "./json.ts"
@@ -105,11 +105,7 @@ export const decodeSettingsBody = (
 }
 
 const updateSettings = Effect.gen(function*() {
-  const request = yield* HttpServerRequest.HttpServerRequest
-  const text = yield* request.text.pipe(
-    Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.kibibytes(64)),
-    Effect.mapError(() => new ApiError({ status: 400, message: "could not read the request body (at most 64 KiB)" }))
-  )
+  const text = yield* readBodyText(ByteSize.kibibytes(64))
   let body: unknown
   try {
     body = JSON.parse(text)

@@ -6,10 +6,12 @@
  * field, `X-TRADINGVIEW-TOKEN` header — the first one present counts; constant-time compare against
  * TRADINGVIEW_WEBHOOK_TOKEN and _NEXT → 401), then 400 for a body that did not parse, 422 for a
  * signal that does not validate, and 201 new / 200 duplicate / 202 stale. Bad input never gets a
- * 5xx (TradingView re-sends only on 5xx); a database outage is a 503, so it is re-sent.
+ * 5xx (TradingView re-sends only on 5xx); a database outage is a 503, so it is re-sent — also when
+ * the database does not answer within WEBHOOK_DATABASE_TIMEOUT_MS (a hung server or partition).
  */
-import { ByteSize, Effect, Layer, Metric } from "effect"
+import { ByteSize, Data, Duration, Effect, Layer, Metric } from "effect"
 import { HttpIncomingMessage, HttpMiddleware, HttpRouter, HttpServerRequest, UrlParams } from "effect/http"
+import { AppConfig } from "../config.ts"
 import { normaliseSymbol, parseTimestamp } from "../domain/signal.ts"
 import { parseBody, tokenFromBody, tokenFromUnparsedBody } from "../domain/webhookBody.ts"
 import { ApiError, type FieldProblem, json, operatorRoute, publicRoute } from "../http/respond.ts"
@@ -56,6 +58,9 @@ const decodePathToken = (t: string | undefined): string | undefined => {
     return t
   }
 }
+
+/** The database did not answer the ingest in time (answered 503). */
+class IngestTimedOut extends Data.TaggedError("IngestTimedOut")<{ readonly ms: number }> {}
 
 const UNAUTHORIZED =
   "missing or invalid webhook token: put TRADINGVIEW_WEBHOOK_TOKEN in the alert message (\"secret\": \"<token>\") or in the URL (/webhook/tradingview/<token>)"
@@ -114,8 +119,28 @@ const webhook = Effect.gen(function*() {
   }
 
   const service = yield* SignalService
+  const { webhookTimeoutMs } = (yield* AppConfig).database
   const result = yield* service.ingest(parsed.body).pipe(
+    // A hung database (partition, frozen server) must not hold the answer past TradingView's 3 s.
+    Effect.timeoutOrElse({
+      duration: Duration.millis(webhookTimeoutMs),
+      orElse: () => Effect.fail(new IngestTimedOut({ ms: webhookTimeoutMs }))
+    }),
     Effect.catchTags({
+      IngestTimedOut: (e) =>
+        Effect.logError(`webhook: the database did not answer within ${e.ms} ms`).pipe(
+          Effect.andThen(
+            reject(
+              "unavailable",
+              client,
+              new ApiError({
+                status: 503,
+                message:
+                  `database did not answer within ${e.ms} ms (WEBHOOK_DATABASE_TIMEOUT_MS): the alert may still be stored; re-sending it is safe (a repeat is recognised)`
+              })
+            )
+          )
+        ),
       SignalInvalid: (e) => reject("invalid", client, new ApiError({ status: 422, message: e.message, fields: e.fields })),
       SqlError: (e) =>
         Effect.logError("webhook: database unavailable; TradingView will re-send on 503", e).pipe(

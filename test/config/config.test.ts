@@ -18,6 +18,7 @@ describe("config", () => {
       expect(c.http).toMatchObject({ host: "0.0.0.0", port: 8000, botMetricsEnabled: true, botMetricsHost: "0.0.0.0", botMetricsPort: 9000 })
       expect(c.database.url).toBeUndefined()
       expect(c.database.dataDir).toBe(Path.resolve("./data"))
+      expect(c.database.webhookTimeoutMs).toBe(2500)
       expect(c.trading).toMatchObject({
         mode: "paper",
         defaultMarginMode: "isolated",
@@ -89,7 +90,8 @@ describe("config", () => {
     ["DATABASE_URL", { DATABASE_URL: "mysql://x@y/z" }, /^DATABASE_URL: must start with postgres:\/\//],
     ["ROLE", { ROLE: "worker" }, /^ROLE: "worker" is not one of all\|api\|bot/],
     ["TLS_KEY_FILE", { TLS_CERT_FILE: "/nonexistent.pem" }, /^TLS_KEY_FILE: is required when the other TLS file is set/],
-    ["PAPER_BALANCE_USDT", { PAPER_BALANCE_USDT: "-5" }, /^PAPER_BALANCE_USDT: "-5" is not a positive decimal amount/]
+    ["PAPER_BALANCE_USDT", { PAPER_BALANCE_USDT: "-5" }, /^PAPER_BALANCE_USDT: "-5" is not a positive decimal amount/],
+    ["WEBHOOK_DATABASE_TIMEOUT_MS", { WEBHOOK_DATABASE_TIMEOUT_MS: "50" }, /^WEBHOOK_DATABASE_TIMEOUT_MS: 50 is out of range \(100\.\.60000\)/]
   ]
 
   for (const [variable, env, expected] of badValues) {

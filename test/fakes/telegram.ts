@@ -10,8 +10,9 @@
  *   bytes; editing without a change answers "message is not modified".
  * - answerCallbackQuery (once per query), setMyCommands, getMe, deleteWebhook, setWebhook,
  *   getWebhookInfo.
- * - Faults: `inject429(method, count, retryAfter)`, `setDown(true)` (connections are cut: the
- *   client sees a network error), `blockedChats` (403 "bot was blocked by the user").
+ * - Faults: `inject429(method, count, retryAfter)`, `injectError(method, count, code, description)`
+ *   (e.g. 502), `setDown(true)` (connections are cut: the client sees a network error),
+ *   `blockedChats` (403 "bot was blocked by the user").
  * - Users: `sendText(user, "/status")` and `press(user, message, data)` queue updates.
  */
 import * as Http from "node:http"
@@ -166,7 +167,7 @@ export class FakeTelegram {
   private nextMessageId = 1
   private nextQueryId = 1
   private down = false
-  private faults: Array<{ method: string; remaining: number; retryAfter: number }> = []
+  private faults: Array<{ method: string; remaining: number; code: number; description: string; retryAfter: number | undefined }> = []
   private readonly server: Http.Server
   readonly token: string
   readonly botUsername: string
@@ -204,7 +205,18 @@ export class FakeTelegram {
 
   /** The next `count` calls of `method` ("*" = any) answer 429 with `retry_after`. */
   inject429(method: string, count: number, retryAfter = 1): void {
-    this.faults.push({ method: method.toLowerCase(), remaining: count, retryAfter })
+    this.faults.push({
+      method: method.toLowerCase(),
+      remaining: count,
+      code: 429,
+      description: `Too Many Requests: retry after ${retryAfter}`,
+      retryAfter
+    })
+  }
+
+  /** The next `count` calls of `method` ("*" = any) answer `code` (e.g. 502 "Bad Gateway"). */
+  injectError(method: string, count: number, code: number, description: string): void {
+    this.faults.push({ method: method.toLowerCase(), remaining: count, code, description, retryAfter: undefined })
   }
 
   /** Down: every connection is cut (the client sees a network error); pending long polls too. */
@@ -359,7 +371,7 @@ export class FakeTelegram {
       const fault = this.faults.find((f) => (f.method === method || f.method === "*") && f.remaining > 0)
       if (fault !== undefined) {
         fault.remaining--
-        throw new ApiFailure(429, `Too Many Requests: retry after ${fault.retryAfter}`, { retry_after: fault.retryAfter })
+        throw new ApiFailure(fault.code, fault.description, fault.retryAfter === undefined ? undefined : { retry_after: fault.retryAfter })
       }
       if (method === "getupdates") {
         this.calls.push({ method, payload, outcome: "ok", at: Date.now() })

@@ -92,4 +92,30 @@ describe("exchange circuit breaker", () => {
       expect(status.openUntil!.getTime()).toBe(90_000)
     }).pipe(Effect.provide(setup(sent)))
   })
+
+  it.effect("calls answered from a cache do not reset the count (else it never opens); a cached probe leaves the verdict to the next call", () => {
+    const sent: Array<Notification> = []
+    return Effect.gen(function*() {
+      const breaker = yield* Breaker
+      const cachedHit = Effect.succeed("one_way")
+      // As in planning: position mode (cached) then the price (failing), three times over.
+      for (let i = 0; i < 3; i++) {
+        yield* breaker.guard(cachedHit, exchangeVerdict, { cached: true })
+        yield* Effect.flip(breaker.guard(Effect.fail(transient()), exchangeVerdict))
+      }
+      expect((yield* breaker.status).state).toBe("open")
+      yield* TestClock.adjust("30 seconds")
+      // The cached call is admitted as the probe but gives no verdict: still half-open.
+      yield* breaker.guard(cachedHit, exchangeVerdict, { cached: true })
+      expect(yield* breaker.status).toMatchObject({ state: "half_open", consecutiveFailures: 3 })
+      // A cached call's failure counts: the exchange was asked and did not answer.
+      const again = yield* Effect.flip(breaker.guard(Effect.fail(transient("down")), exchangeVerdict, { cached: true }))
+      expect(again.message).toBe("down")
+      expect((yield* breaker.status).state).toBe("open")
+      yield* TestClock.adjust("30 seconds")
+      expect(yield* breaker.guard(Effect.succeed("price"), exchangeVerdict)).toBe("price")
+      expect(yield* breaker.status).toMatchObject({ state: "closed", consecutiveFailures: 0 })
+      expect(sent.map((n) => n._tag === "BreakerChanged" && n.state)).toEqual(["open", "half_open", "open", "half_open", "closed"])
+    }).pipe(Effect.provide(setup(sent)))
+  })
 })
