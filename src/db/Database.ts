@@ -6,7 +6,7 @@
  * PGlite is a single database session, so the embedded client uses exactly one connection
  * (transactions then serialise correctly); a real Postgres gets a normal pool.
  */
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
 import { PGlite } from "@electric-sql/pglite"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
