@@ -175,6 +175,8 @@ interface Results {
     readonly signalToExchangeMs: LatencySummary
     readonly breakdown: Record<string, HistogramFigures>
     readonly appPeakRssMiB: number
+    /** App CPU over the measured run per 1,000 signals (ingest + execution + PnL). */
+    readonly appCpuSecondsPer1000: number
   }
   resources: {
     idleRssMiB?: number | undefined
@@ -268,7 +270,8 @@ const appEnv = (databaseUrl: string | undefined, otlpUrl: string, exchangeUrl: s
   BINGX_API_SECRET: "bench-secret",
   BINGX_USER_STREAM_ENABLED: "false",
   AUTO_TRADE_ENABLED: "false",
-  MANUAL_CONFIRMATION_REQUIRED: "false"
+  MANUAL_CONFIRMATION_REQUIRED: "false",
+  ...(process.env.NOPNL ? { NOPNL: process.env.NOPNL } : {})
 })
 
 // ------------------------------------------------------------------------------------------------
@@ -331,6 +334,7 @@ const phaseE2e = async (app: Child, exchange: Awaited<ReturnType<typeof startFak
   await sleep(1_000)
   const split = { tvtelegrambingx_exchange_request_duration_seconds: "endpoint" }
   const before = await scrape(app, split)
+  const cpuBefore = cpuSeconds(app.pid) ?? 0
   const rss = sampleRss(app.pid)
   const sent = await openLoop({
     url: `${app.url}/webhook/tradingview`,
@@ -345,6 +349,7 @@ const phaseE2e = async (app: Child, exchange: Awaited<ReturnType<typeof startFak
   while (performance.now() < deadline && orderIds.some((id) => id !== undefined && !exchange.orderArrivals.has(id))) await sleep(50)
   await sleep(500)
   const peak = rss.stop()
+  const cpu = (cpuSeconds(app.pid) ?? 0) - cpuBefore
   const after = await scrape(app, split)
   await setSettings(app, { auto_trade_enabled: false })
 
@@ -381,13 +386,14 @@ const phaseE2e = async (app: Child, exchange: Awaited<ReturnType<typeof startFak
     webhookLatencyMs: summarise(webhookLatency),
     signalToExchangeMs: summarise(endToEnd),
     breakdown,
-    appPeakRssMiB: peak
+    appPeakRssMiB: peak,
+    appCpuSecondsPer1000: (cpu / sent.length) * 1000
   }
   const e = results.e2e
   log(
     `   sent ${e.sent}, errors ${e.errors}, orders at the exchange ${e.matched}; webhook p50 ${e.webhookLatencyMs.p50.toFixed(2)} ms` +
       ` p99 ${e.webhookLatencyMs.p99.toFixed(2)} ms; signal → exchange p50 ${e.signalToExchangeMs.p50.toFixed(2)} ms` +
-      ` p99 ${e.signalToExchangeMs.p99.toFixed(2)} ms max ${e.signalToExchangeMs.max.toFixed(1)} ms`
+      ` p99 ${e.signalToExchangeMs.p99.toFixed(2)} ms max ${e.signalToExchangeMs.max.toFixed(1)} ms; app CPU ${e.appCpuSecondsPer1000.toFixed(2)} s per 1,000 signals`
   )
 }
 
@@ -533,7 +539,7 @@ const report = (): string => {
     out.push(
       "",
       `2. End to end at ${e.rate} signals/s for ${e.seconds} s (auto-trade, ${e.symbols.length} symbols, fake exchange): ` +
-        `${e.sent} sent, ${e.errors} errors, ${e.matched} orders at the exchange`
+        `${e.sent} sent, ${e.errors} errors, ${e.matched} orders at the exchange; app CPU ${e.appCpuSecondsPer1000.toFixed(2)} s per 1,000 signals`
     )
     out.push(table(["measure (ms)", "mean", "p50", "p99", "max"], [
       ["webhook answer", ms(e.webhookLatencyMs.mean), ms(e.webhookLatencyMs.p50), ms(e.webhookLatencyMs.p99), ms(e.webhookLatencyMs.max, 1)],

@@ -317,7 +317,8 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
                 delta,
                 12
               )
-            const recorded = yield* repo.fillsOf([order.id])
+            // Fills are recorded only together with a grown filled quantity: none exist before the first.
+            const recorded = BigDecimal.isZero(previous) ? [] : yield* repo.fillsOf([order.id])
             const feeSoFar = recorded.reduce((acc, f) => BigDecimal.sum(acc, dec(f.fee)), ZERO)
             fill = {
               positionSide: bookedSide(ex.positionSide),

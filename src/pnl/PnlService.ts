@@ -118,6 +118,9 @@ const positionJson = (p: OpenPosition): PositionJson => ({
 
 const symbolGauge = (symbol: string) => Metric.withAttributes(realisedPnl, { symbol })
 
+/** Fills applied per ledger transaction at most (a burst is applied in a few transactions). */
+const APPLY_BATCH = 100
+
 export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("tvtelegrambingx/PnlService") {
   static readonly make = (options: PnlServiceOptions = {}) =>
     Effect.gen(function*() {
@@ -155,17 +158,19 @@ export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("
           : Effect.logDebug(line)
       }
 
-      /** Applies all pending fills, one transaction each; gauges follow every commit. */
+      /** Applies all pending fills, in batches of up to 100 per transaction; gauges follow every fill. */
       const catchUp = Semaphore.withPermit(
         applying,
         Effect.gen(function*() {
           let count = 0
           while (true) {
-            const applied = yield* repo.applyNext
-            if (applied === undefined) return count
-            count++
-            yield* setGauges(applied)
-            yield* logApplied(applied)
+            const batch = yield* repo.applyBatch(APPLY_BATCH)
+            if (batch.length === 0) return count
+            for (const applied of batch) {
+              count++
+              yield* setGauges(applied)
+              yield* logApplied(applied)
+            }
           }
         })
       ).pipe(Effect.withSpan("PnlService.catch_up"))

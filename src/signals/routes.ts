@@ -15,7 +15,7 @@ import { parseBody, tokenFromBody, tokenFromUnparsedBody } from "../domain/webho
 import { ApiError, type FieldProblem, json, operatorRoute, publicRoute } from "../http/respond.ts"
 import { Secrets } from "../security/Secrets.ts"
 import { matchesAny } from "../security/tokens.ts"
-import { webhookRejections } from "../telemetry/metrics.ts"
+import { taggedBy, webhookRejections } from "../telemetry/metrics.ts"
 import { UNTRACED_URLS } from "../telemetry/tracing.ts"
 import { signalJson, signalWithOrdersJson } from "./json.ts"
 import { SignalService } from "./SignalService.ts"
@@ -35,8 +35,10 @@ export type RejectionReason =
   | "invalid"
   | "unavailable"
 
+const rejectionsBy = taggedBy(webhookRejections)
+
 const reject = (reason: RejectionReason, client: string, error: ApiError) =>
-  Metric.update(Metric.withAttributes(webhookRejections, { reason }), 1).pipe(
+  Metric.update(rejectionsBy({ reason }), 1).pipe(
     Effect.andThen(
       Effect.logWarning(`webhook rejected (${reason}, ${error.status}) from ${client}: ${error.message}`).pipe(
         Effect.annotateLogs({ reason, client, ...(error.fields ? { fields: error.fields } : {}) })

@@ -132,9 +132,13 @@ export class RedactingLogRecordProcessor implements LogRecordProcessor {
       const body = redactFields(record.body)
       if (body !== record.body) record.setBody(body as LogBody)
     }
-    for (const [key, value] of Object.entries(record.attributes)) {
-      const clean = redactFields({ [key]: value }) as Record<string, unknown>
-      if (clean[key] !== value) record.setAttribute(key, clean[key] as AnyValue)
+    // One pass over all attributes (the same object back when nothing had to change).
+    const attributes = record.attributes as Record<string, unknown>
+    const clean = redactFields(attributes) as Record<string, unknown>
+    if (clean !== attributes) {
+      for (const key of Object.keys(clean)) {
+        if (clean[key] !== attributes[key]) record.setAttribute(key, clean[key] as AnyValue)
+      }
     }
     this.next.onEmit(record, context)
   }
