@@ -12,7 +12,7 @@ import { Context, Effect, Layer, Metric } from "effect"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 import { canTransition, isFinal, type OrderStatus } from "../domain/order.ts"
-import { orderTransitions } from "../telemetry/metrics.ts"
+import { orderTransitions, taggedBy } from "../telemetry/metrics.ts"
 
 export interface OrderRow {
   readonly id: string
@@ -102,8 +102,9 @@ const normalise = (r: OrderRow): OrderRow => ({
   attempts: Number(r.attempts)
 })
 
-export const countTransition = (symbol: string, status: OrderStatus) =>
-  Metric.update(Metric.withAttributes(orderTransitions, { symbol, status }), 1)
+const transitionsBy = taggedBy(orderTransitions)
+
+export const countTransition = (symbol: string, status: OrderStatus) => Metric.update(transitionsBy({ symbol, status }), 1)
 
 export class OrderRepo extends Context.Service<OrderRepo, {
   readonly get: (id: string) => Effect.Effect<OrderRow | undefined, SqlError>

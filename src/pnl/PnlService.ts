@@ -25,7 +25,7 @@ import { AppConfig } from "../config.ts"
 import { averagePrice, unrealised as unrealisedOf } from "../domain/ledger.ts"
 import { Exchange, type ExchangeShape } from "../exchange/Exchange.ts"
 import { FillEvents, type RecordedFill } from "../orders/FillEvents.ts"
-import { realisedPnl, realisedPnlTotal } from "../telemetry/metrics.ts"
+import { realisedPnl, realisedPnlTotal, taggedBy } from "../telemetry/metrics.ts"
 import type { Slot } from "./book.ts"
 import { plain, plainOrNull, toMetricNumber, ZERO } from "./decimal.ts"
 import { type AppliedFill, type PnlLedgerError, PnlRepo, type StoredSlot } from "./PnlRepo.ts"
@@ -116,7 +116,8 @@ const positionJson = (p: OpenPosition): PositionJson => ({
   opened_at: p.openedAt?.toISOString() ?? null
 })
 
-const symbolGauge = (symbol: string) => Metric.withAttributes(realisedPnl, { symbol })
+const symbolGaugeBy = taggedBy(realisedPnl)
+const symbolGauge = (symbol: string) => symbolGaugeBy({ symbol })
 
 /** Fills applied per ledger transaction at most (a burst is applied in a few transactions). */
 const APPLY_BATCH = 100
