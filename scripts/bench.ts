@@ -5,11 +5,14 @@
  *   npm run bench -- --seconds 5 --rows 200000 --only webhook,e2e
  *   npm run bench -- --profile            # the app also writes a CPU profile (bench-results/profiles)
  *
- * Options: --seconds N (per measurement, default 10), --warmup N (default 2), --rate N (signals/s
+ * Options: --seconds N (per measurement, default 10), --warmup N (default 3; the end-to-end test
+ * warms up twice as long: its code paths run only `rate` times a second), --rate N (signals/s
  * of the end-to-end test, default 200), --symbols N (1..8, default 4), --rows N (growth test,
  * default 1000000), --pool N (DATABASE_POOL_SIZE of app and baseline, default 10),
- * --sample-ratio R (TELEMETRY_SAMPLE_RATIO, default 1), --only a,b (webhook, e2e, resources,
- * growth), --out FILE (default bench-results/latest.json), --profile.
+ * --sample-ratio R (TELEMETRY_SAMPLE_RATIO; default: unset, the production default 0.1 — the
+ * webhook table also gets a c=32 row with every trace sampled, ratio 1), --only a,b (webhook, e2e,
+ * resources, growth), --out FILE (default bench-results/latest.json), --profile, --node-args "…"
+ * (extra Node/V8 flags for the app, e.g. "--max-semi-space-size=8 --max-old-space-size=256").
  * BENCH_DATABASE_URL: a Postgres server to run on (default postgres://postgres@127.0.0.1:5432/postgres);
  * the bench creates its own fresh database there and drops it at the end.
  *
@@ -49,15 +52,16 @@ type Phase = (typeof PHASES)[number]
 const parseOptions = (argv: ReadonlyArray<string>) => {
   const o = {
     seconds: 10,
-    warmup: 2,
+    warmup: 3,
     rate: 200,
     symbols: 4,
     rows: 1_000_000,
     pool: 10,
-    sampleRatio: "1",
+    sampleRatio: undefined as string | undefined,
     only: new Set<Phase>(PHASES),
     out: Path.join(ROOT, "bench-results/latest.json"),
-    profile: false
+    profile: false,
+    nodeArgs: [] as Array<string>
   }
   const num = (flag: string, v: string | undefined, min: number, max: number) => {
     const n = Number(v)
@@ -113,6 +117,11 @@ const parseOptions = (argv: ReadonlyArray<string>) => {
       case "--profile":
         o.profile = true
         break
+      case "--node-args":
+        if (value === undefined) throw new Error("--node-args needs a list of flags")
+        o.nodeArgs = value.split(/\s+/).filter((a) => a.length > 0)
+        i++
+        break
       case "--help":
       case "-h":
         process.stdout.write(`${Fs.readFileSync(import.meta.filename, "utf8").split("*/")[0]}*/\n`)
@@ -163,6 +172,8 @@ interface Results {
   machine: Record<string, unknown>
   options: Record<string, unknown>
   webhook: Array<WebhookRow>
+  /** c=32 with TELEMETRY_SAMPLE_RATIO=1 (every trace exported), against the c=32 baseline. */
+  webhookAllTraced?: { readonly app: ClosedLoopResult; readonly ratio: number; readonly appCpuSecondsPer1000: number; readonly appPeakRssMiB: number }
   e2e?: {
     readonly rate: number
     readonly seconds: number
@@ -186,6 +197,7 @@ interface Results {
     baselineCpuSecondsPer1000Signals?: number | undefined
     coldStartFreshMs?: number | undefined
     coldStartExistingMs?: number | undefined
+    coldStartCachedMs?: number | undefined
   }
   growth?: {
     readonly rows: number
@@ -263,15 +275,14 @@ const appEnv = (databaseUrl: string | undefined, otlpUrl: string, exchangeUrl: s
   WEBHOOK_RATE_LIMIT_PER_MINUTE: "1000000",
   TELEMETRY_ENABLED: "true",
   TELEMETRY_OTLP_ENDPOINT: otlpUrl,
-  TELEMETRY_SAMPLE_RATIO: options.sampleRatio,
+  ...(options.sampleRatio === undefined ? {} : { TELEMETRY_SAMPLE_RATIO: options.sampleRatio }),
   TRADING_MODE: "live",
   BINGX_BASE_URL: exchangeUrl,
   BINGX_API_KEY: "bench-key",
   BINGX_API_SECRET: "bench-secret",
   BINGX_USER_STREAM_ENABLED: "false",
   AUTO_TRADE_ENABLED: "false",
-  MANUAL_CONFIRMATION_REQUIRED: "false",
-  ...(process.env.NOPNL ? { NOPNL: process.env.NOPNL } : {})
+  MANUAL_CONFIRMATION_REQUIRED: "false"
 })
 
 // ------------------------------------------------------------------------------------------------
@@ -315,6 +326,37 @@ const phaseWebhook = async (app: Child, baseline: Child, databaseUrl: string) =>
   }
 }
 
+/** The webhook at c=32 with every trace sampled and exported (TELEMETRY_SAMPLE_RATIO=1). */
+const phaseAllTraced = async (databaseUrl: string, otlpUrl: string, exchangeUrl: string) => {
+  const c32 = results.webhook.find((w) => w.connections === 32)
+  if (c32 === undefined) return
+  log("1b. webhook c=32 with TELEMETRY_SAMPLE_RATIO=1 (every trace exported)")
+  const app = await startApp({
+    env: { ...appEnv(databaseUrl, otlpUrl, exchangeUrl), TELEMETRY_SAMPLE_RATIO: "1" },
+    logFile: Path.join(logsDir, "app-all-traced.log"),
+    nodeArgs: options.nodeArgs
+  })
+  try {
+    await emptySignals(databaseUrl)
+    if (options.warmup > 0) await webhookRun(app, 32, options.warmup)
+    await emptySignals(databaseUrl)
+    const run = await measured(app, () => webhookRun(app, 32, options.seconds))
+    const r = run.result
+    results.webhookAllTraced = {
+      app: r,
+      ratio: r.rps / c32.baseline.rps,
+      appCpuSecondsPer1000: (run.cpu / r.requests) * 1000,
+      appPeakRssMiB: run.peak
+    }
+    log(
+      `   c= 32 app (ratio 1) ${r.rps.toFixed(0)} req/s  p50 ${r.latencyMs.p50.toFixed(2)} ms  p99 ${r.latencyMs.p99.toFixed(2)} ms` +
+        `  errors ${r.errors}  (${results.webhookAllTraced.ratio.toFixed(2)} × the c=32 baseline)`
+    )
+  } finally {
+    await app.stop()
+  }
+}
+
 const phaseE2e = async (app: Child, exchange: Awaited<ReturnType<typeof startFakeExchange>>, databaseUrl: string) => {
   const symbols = BENCH_SYMBOLS.slice(0, options.symbols)
   log(`2. end to end: ${options.rate} signals/s for ${options.seconds} s over ${symbols.join(", ")}, auto-trade on`)
@@ -327,7 +369,7 @@ const phaseE2e = async (app: Child, exchange: Awaited<ReturnType<typeof startFak
   await openLoop({
     url: `${app.url}/webhook/tradingview`,
     rate: options.rate,
-    seconds: Math.max(1, options.warmup),
+    seconds: Math.max(1, options.warmup * 2),
     bodyOf: bodyOf("warm"),
     settleMs: 5_000
   })
@@ -404,7 +446,7 @@ const phaseGrowth = async (app: Child, databaseUrl: string) => {
       url: `${app.url}/signals?limit=50`,
       headers: { authorization: `Bearer ${API_TOKEN}` },
       connections: 1,
-      seconds: options.seconds
+      seconds: Math.max(3, Math.round(options.seconds / 2))
     })
   await emptySignals(databaseUrl)
   const listEmpty = await list()
@@ -438,18 +480,30 @@ const phaseGrowth = async (app: Child, databaseUrl: string) => {
   )
 }
 
+/**
+ * Spawn → first `GET /health` 200 of `node src/main.ts` on the embedded database: a new DATA_DIR
+ * (PGlite runs initdb), the same DATA_DIR again, and again with Node's compile cache warm
+ * (NODE_COMPILE_CACHE, as the Docker image sets it).
+ */
 const coldStart = async (otlpUrl: string, exchangeUrl: string) => {
   log("3. cold start to GET /health 200 on the embedded database (PGlite)")
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "tvtb-bench-data-"))
   try {
-    const env = appEnv(undefined, otlpUrl, exchangeUrl, dir)
-    const fresh = await startApp({ env, logFile: Path.join(logsDir, "app-cold-fresh.log"), timeoutMs: 120_000 })
-    await fresh.stop()
-    const existing = await startApp({ env, logFile: Path.join(logsDir, "app-cold-existing.log"), timeoutMs: 120_000 })
-    await existing.stop()
-    results.resources.coldStartFreshMs = fresh.startMs
-    results.resources.coldStartExistingMs = existing.startMs
-    log(`   fresh DATA_DIR ${(fresh.startMs / 1000).toFixed(2)} s, existing DATA_DIR ${(existing.startMs / 1000).toFixed(2)} s`)
+    const env = appEnv(undefined, otlpUrl, exchangeUrl, Path.join(dir, "data"))
+    const cached = { ...env, NODE_COMPILE_CACHE: Path.join(dir, "compile-cache") }
+    const start = async (name: string, e: Record<string, string>) => {
+      const app = await startApp({ env: e, logFile: Path.join(logsDir, `app-cold-${name}.log`), timeoutMs: 120_000, nodeArgs: options.nodeArgs })
+      await app.stop()
+      return app.startMs
+    }
+    const fresh = await start("fresh", cached)
+    const existing = await start("existing", env)
+    const warm = await start("cached", cached)
+    Object.assign(results.resources, { coldStartFreshMs: fresh, coldStartExistingMs: existing, coldStartCachedMs: warm })
+    log(
+      `   fresh DATA_DIR ${(fresh / 1000).toFixed(2)} s, existing ${(existing / 1000).toFixed(2)} s,` +
+        ` existing + compile cache ${(warm / 1000).toFixed(2)} s`
+    )
   } finally {
     Fs.rmSync(dir, { recursive: true, force: true })
   }
@@ -489,12 +543,18 @@ const evaluateTargets = () => {
   const r = results.resources
   if (r.idleRssMiB !== undefined) t.push({ target: "RSS idle ≤ 150 MiB", value: `${ms(r.idleRssMiB, 0)} MiB`, met: r.idleRssMiB <= 150 })
   if (r.peakRssMiB !== undefined) t.push({ target: "RSS under load ≤ 300 MiB", value: `${ms(r.peakRssMiB, 0)} MiB`, met: r.peakRssMiB <= 300 })
-  if (r.coldStartFreshMs !== undefined) {
-    const worst = Math.max(r.coldStartFreshMs, r.coldStartExistingMs ?? 0)
+  if (r.coldStartExistingMs !== undefined) {
     t.push({
-      target: "cold start ≤ 3 s (embedded database)",
-      value: `${ms(r.coldStartFreshMs / 1000)} s fresh, ${ms((r.coldStartExistingMs ?? Number.NaN) / 1000)} s existing`,
-      met: worst <= 3_000
+      target: "cold start ≤ 3 s (embedded database, existing DATA_DIR)",
+      value: `${ms(r.coldStartExistingMs / 1000)} s (${ms((r.coldStartCachedMs ?? Number.NaN) / 1000)} s with compile cache)`,
+      met: r.coldStartExistingMs <= 3_000
+    })
+  }
+  if (r.coldStartFreshMs !== undefined) {
+    t.push({
+      target: "first start ≤ 3 s (new DATA_DIR: PGlite initdb)",
+      value: `${ms(r.coldStartFreshMs / 1000)} s`,
+      met: r.coldStartFreshMs <= 3_000
     })
   }
   const g = results.growth
@@ -513,7 +573,7 @@ const report = (): string => {
   const m = results.machine
   out.push(
     `tvtelegrambingx benchmark, ${m.date}: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, load average before ${m.loadAverage}; ` +
-      `Node ${m.node}; ${m.postgres}; pool ${options.pool}; telemetry on (sample ratio ${options.sampleRatio}); ${options.seconds} s per run`
+      `Node ${m.node}${options.nodeArgs.length > 0 ? ` (app: ${options.nodeArgs.join(" ")})` : ""}; ${m.postgres}; pool ${options.pool}; telemetry on (sample ratio ${options.sampleRatio ?? "0.1, the default"}); ${options.seconds} s per run`
   )
   if (results.webhook.length > 0) {
     out.push("", "1. POST /webhook/tradingview, closed loop, a new alert per request (latencies in ms)")
@@ -531,6 +591,19 @@ const report = (): string => {
           ms(name === "app" ? w.appCpuSecondsPer1000 : w.baselineCpuSecondsPer1000, 2)
         ])
       }
+    }
+    const all = results.webhookAllTraced
+    if (all !== undefined) {
+      rows.push([
+        "c=32 app, every trace",
+        all.app.rps.toFixed(0),
+        ms(all.app.latencyMs.p50),
+        ms(all.app.latencyMs.p99),
+        ms(all.app.latencyMs.max, 1),
+        String(all.app.errors),
+        `${all.ratio.toFixed(2)} ×`,
+        ms(all.appCpuSecondsPer1000, 2)
+      ])
     }
     out.push(table(["run", "req/s", "p50", "p99", "max", "errors", "app/baseline", "CPU s/1000"], rows))
   }
@@ -557,7 +630,8 @@ const report = (): string => {
     ["CPU per 1,000 signals (app, c=32)", r.cpuSecondsPer1000Signals === undefined ? "–" : `${ms(r.cpuSecondsPer1000Signals)} s`],
     ["CPU per 1,000 signals (baseline, c=32)", r.baselineCpuSecondsPer1000Signals === undefined ? "–" : `${ms(r.baselineCpuSecondsPer1000Signals)} s`],
     ["cold start to /health, fresh DATA_DIR", r.coldStartFreshMs === undefined ? "–" : `${ms(r.coldStartFreshMs / 1000)} s`],
-    ["cold start to /health, existing DATA_DIR", r.coldStartExistingMs === undefined ? "–" : `${ms(r.coldStartExistingMs / 1000)} s`]
+    ["cold start to /health, existing DATA_DIR", r.coldStartExistingMs === undefined ? "–" : `${ms(r.coldStartExistingMs / 1000)} s`],
+    ["… with the compile cache warm (NODE_COMPILE_CACHE)", r.coldStartCachedMs === undefined ? "–" : `${ms(r.coldStartCachedMs / 1000)} s`]
   ]))
   const g = results.growth
   if (g !== undefined) {
@@ -623,7 +697,7 @@ const main = async () => {
       const app = await startApp({
         env: appEnv(db.url, sink.url, exchange.url),
         logFile: Path.join(logsDir, "app.log"),
-        nodeArgs: options.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []
+        nodeArgs: [...options.nodeArgs, ...(options.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])]
       })
       cleanup.push(app.stop)
       log(`app pid ${app.pid} on ${app.url} (up in ${(app.startMs / 1000).toFixed(2)} s)`)
@@ -647,6 +721,7 @@ const main = async () => {
       if (options.only.has("growth")) await phaseGrowth(app, db.url)
       await app.stop()
       if (options.profile) log(`CPU profile written to ${Path.relative(process.cwd(), profileDir)}`)
+      if (options.only.has("webhook") && options.sampleRatio !== "1") await phaseAllTraced(db.url, sink.url, exchange.url)
     }
     if (options.only.has("resources")) await coldStart(sink.url, exchange.url)
     log(`OTLP sink received ${sink.received.requests} exports (${(sink.received.bytes / 2 ** 20).toFixed(1)} MiB): ${JSON.stringify(sink.received.bySignal)}`)

@@ -79,7 +79,8 @@ export const countSignals = (url: string) =>
 /**
  * `n` signals with one order each, as the app stores them (8 symbols, both actions, received over
  * the last `n` seconds, orders `filled`/`skipped`), in two INSERT … SELECT generate_series
- * statements, then ANALYZE. Returns the seconds it took.
+ * statements, then ANALYZE. Keys ascend with the ids (index pages fill in order, as in production,
+ * where ids and times only grow). Returns the seconds it took.
  */
 export const seedSignals = (url: string, n: number) =>
   withClient(url, async (c) => {
@@ -94,11 +95,11 @@ export const seedSignals = (url: string, n: number) =>
     await c.query(
       `INSERT INTO signals (idempotency_key, user_id, bot_session_id, source, symbol, action, reduce_only, quantity,
          leverage, received_at, raw_payload)
-       SELECT 'seed:' || g, $2::bigint, $3::bigint, 'tradingview',
+       SELECT 'seed:' || lpad(g::text, 10, '0'), $2::bigint, $3::bigint, 'tradingview',
          (ARRAY['BTC-USDT','ETH-USDT','SOL-USDT','XRP-USDT','BNB-USDT','DOGE-USDT','ADA-USDT','LINK-USDT'])[1 + g % 8],
          CASE WHEN g % 2 = 0 THEN 'buy' ELSE 'sell' END, false, 0.001 * (1 + g % 10), 5,
          now() - make_interval(secs => $1::int - g),
-         jsonb_build_object('symbol', 'BTCUSDT', 'action', 'buy', 'quantity', '0.001', 'id', 'seed-' || g, 'secret', '[redacted]')
+         '{"format": "json", "body": {"symbol": "BTCUSDT", "action": "buy", "quantity": "0.001", "secret": "[redacted]"}}'::jsonb
        FROM generate_series(1, $1::int) AS g`,
       [n, userId, sessionId]
     )
