@@ -39,7 +39,7 @@ import { countSignals, createBenchDatabase, emptySignals, explainList, seedSigna
 import { BENCH_SYMBOLS, startFakeExchange, startOtlpSink } from "./bench/fakes.ts"
 import { delta, figuresOf, type HistogramFigures, histogramsOf, type Scrape } from "./bench/histograms.ts"
 import { closedLoop, type ClosedLoopResult, openLoop } from "./bench/load.ts"
-import { type Child, ROOT, startApp, startBaseline } from "./bench/processes.ts"
+import { type Child, ROOT, startApp, startBaseline, startNodeFlags } from "./bench/processes.ts"
 import { cpuSeconds, type LatencySummary, request, round, rssMiB, sampleRss, sleep, summarise } from "./bench/util.ts"
 
 // ------------------------------------------------------------------------------------------------
@@ -573,7 +573,7 @@ const report = (): string => {
   const m = results.machine
   out.push(
     `tvtelegrambingx benchmark, ${m.date}: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, load average before ${m.loadAverage}; ` +
-      `Node ${m.node}${options.nodeArgs.length > 0 ? ` (app: ${options.nodeArgs.join(" ")})` : ""}; ${m.postgres}; pool ${options.pool}; telemetry on (sample ratio ${options.sampleRatio ?? "0.1, the default"}); ${options.seconds} s per run`
+      `Node ${m.node} (app: ${[...startNodeFlags(), ...options.nodeArgs].join(" ") || "no flags"}); ${m.postgres}; pool ${options.pool}; telemetry on (sample ratio ${options.sampleRatio ?? "0.1, the default"}); ${options.seconds} s per run`
   )
   if (results.webhook.length > 0) {
     out.push("", "1. POST /webhook/tradingview, closed loop, a new alert per request (latencies in ms)")
@@ -686,6 +686,7 @@ const main = async () => {
       memoryGiB: round(Os.totalmem() / 2 ** 30, 1),
       loadAverage: Os.loadavg().map((l) => l.toFixed(2)).join(" "),
       node: process.version,
+      appNodeFlags: [...startNodeFlags(), ...options.nodeArgs],
       postgres: postgres.split(" on ")[0],
       database: db.name
     }

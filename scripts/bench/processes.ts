@@ -9,6 +9,19 @@ import * as Path from "node:path"
 import { freePort, sleep, waitFor200 } from "./util.ts"
 
 export const ROOT = Path.resolve(import.meta.dirname, "../..")
+
+/**
+ * The Node flags of `npm start` (package.json `scripts.start`: `node <flags> src/main.ts`), so the
+ * benchmark runs the app exactly as it is deployed (the Dockerfile ENTRYPOINT uses the same flags;
+ * test/scripts/bench.test.ts keeps the two in step).
+ */
+export const startNodeFlags = (root: string = ROOT): ReadonlyArray<string> => {
+  const pkg = JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8")) as { scripts?: Record<string, string> }
+  const words = (pkg.scripts?.start ?? "").trim().split(/\s+/)
+  const main = words.indexOf("src/main.ts")
+  if (words[0] !== "node" || main < 0) throw new Error(`package.json scripts.start is not "node [flags] src/main.ts": ${pkg.scripts?.start}`)
+  return words.slice(1, main)
+}
 const MAIN = Path.join(ROOT, "src/main.ts")
 const BASELINE = Path.join(ROOT, "scripts/bench/baseline.ts")
 
@@ -61,13 +74,13 @@ const tail = (file: string) => {
 export const startApp = async (options: {
   readonly env: Readonly<Record<string, string>>
   readonly logFile: string
-  /** Extra node flags (e.g. --cpu-prof). */
+  /** Node flags after those of `npm start` (e.g. --cpu-prof). */
   readonly nodeArgs?: ReadonlyArray<string>
   readonly timeoutMs?: number
 }): Promise<Child> => {
   const port = await freePort()
   const started = performance.now()
-  const child = spawnLogged([...(options.nodeArgs ?? []), MAIN], {
+  const child = spawnLogged([...startNodeFlags(), ...(options.nodeArgs ?? []), MAIN], {
     HOST: "127.0.0.1",
     BOT_METRICS_HOST: "127.0.0.1",
     BOT_METRICS_PORT: "0",
