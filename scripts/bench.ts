@@ -12,11 +12,11 @@
  * --sample-ratio R (TELEMETRY_SAMPLE_RATIO; default: unset, the production default 0.1 — the
  * webhook table also gets a c=32 row with every trace sampled, ratio 1), --only a,b (webhook, e2e,
  * resources, growth), --out FILE (default bench-results/latest.json), --profile, --node-args "…"
- * (extra Node/V8 flags for the app, e.g. "--max-semi-space-size=8 --max-old-space-size=256").
+ * (Node/V8 flags for the app after those of `npm start`, e.g. "--max-semi-space-size=32").
  * BENCH_DATABASE_URL: a Postgres server to run on (default postgres://postgres@127.0.0.1:5432/postgres);
  * the bench creates its own fresh database there and drops it at the end.
  *
- * What runs: the app as a child process (`node src/main.ts`, role all) on that database with
+ * What runs: the app as a child process (`node <npm start flags> src/main.ts`, role all) on that database with
  * telemetry as in production (metrics on; TELEMETRY_ENABLED=true, traces/metrics/logs exported to a
  * local no-op OTLP sink), TRADING_MODE=live against a loopback fake exchange, INFO JSON logs to a
  * file; and, in the same run, the bare baseline (scripts/bench/baseline.ts: node:http + pg, the same
@@ -27,7 +27,7 @@
  * 2. End-to-end: auto-trade on (MANUAL_CONFIRMATION_REQUIRED=false), a fixed signal rate;
  *    webhook sent → order request arriving at the fake exchange, plus the app's own histograms.
  * 3. Resources: RSS idle / peak under load / after load, CPU per 1,000 signals, cold start to
- *    /health on the embedded database (fresh and existing DATA_DIR).
+ *    /health on the embedded database (new DATA_DIR, existing one, existing + compile cache).
  * 4. Growth: ingest and GET /signals?limit=50 with N stored signals vs an empty table (EXPLAIN).
  * Prints the table and the targets of the issue; writes the JSON result file.
  */
