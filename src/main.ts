@@ -9,7 +9,7 @@
  *   over HTTP).
  * - `all`: both, in one process, sharing one runtime.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, ConfigProvider, Context, Effect, Exit, Layer, Runtime } from "effect"
 import { AppConfig, type AppConfigShape, ConfigInvalid, loadConfig, processConfigProvider, type Role } from "./config.ts"
 import { AuditLog } from "./audit/AuditLog.ts"

@@ -6,10 +6,9 @@
  * PGlite is a single database session, so the embedded client uses exactly one connection
  * (transactions then serialise correctly); a real Postgres gets a normal pool.
  */
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
-import { PGlite } from "@electric-sql/pglite"
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
+import type { PGlite } from "@electric-sql/pglite"
 import { Context, Data, Duration, Effect, Layer, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import * as MigratorFileSystem from "effect/sql/MigratorFileSystem"
@@ -76,7 +75,12 @@ export const layerEmbedded = (dataDir: string): Layer.Layer<EmbeddedDatabase | P
   Layer.unwrap(Effect.gen(function*() {
     yield* lockDataDir(dataDir)
     const directory = Path.join(dataDir, "pglite")
-    const db = yield* Effect.acquireRelease(
+    // Loaded only for the embedded database (a deployment on DATABASE_URL never needs the WASM build).
+    const [{ PGlite }, { PGLiteSocketServer }] = yield* Effect.tryPromise({
+      try: () => Promise.all([import("@electric-sql/pglite"), import("@electric-sql/pglite-socket")]),
+      catch: (e) => new DatabaseStartError({ message: `could not load the embedded database: ${String(e)}` })
+    })
+    const db: PGlite = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => PGlite.create(directory),
         catch: (e) => new DatabaseStartError({ message: `could not open the embedded database in ${directory}: ${String(e)}` })

@@ -127,10 +127,19 @@ type Parsed = { readonly ok: true; readonly body: ParsedBody } | { readonly ok: 
 
 const fail = (message: string): Parsed => ({ ok: false, problem: { message } })
 
+/**
+ * Whether a JSON text may hold a number token: in JSON a number always follows `:`, `[` or `,`
+ * (whitespace aside) unless it is the whole text, which `parseJson` never gets (it starts with
+ * `{`, `[` or `"`). Without one, a plain `JSON.parse` gives exactly what the (much slower)
+ * source-keeping reviver gives, since the reviver only replaces numbers. A match inside a string is
+ * only a false alarm (the reviver then runs).
+ */
+const MAY_HOLD_NUMBER = /[:[,]\s*-?\d/
+
 const parseJson = (text: string): Parsed => {
   let value: unknown
   try {
-    value = JSON.parse(text, keepNumberSource as never)
+    value = MAY_HOLD_NUMBER.test(text) ? JSON.parse(text, keepNumberSource as never) : JSON.parse(text)
   } catch (e) {
     const detail = e instanceof Error ? e.message : String(e)
     const hint = /\{\{[^}]*\}\}/.test(text)
@@ -291,5 +300,10 @@ export const tokenFromBody = (body: ParsedBody): string | undefined => {
  * written as characters), so only real escapes are replaced — not an escaped backslash followed by
  * the letters "u0000".
  */
-export const jsonForPostgres = (value: unknown): string =>
-  JSON.stringify(value).replace(/(?<!\\)((?:\\\\)*)\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})/g, "$1\\ufffd")
+export const jsonForPostgres = (value: unknown): string => {
+  const json = JSON.stringify(value)
+  // Almost every body has no escape at all: skip the scan then.
+  return json.includes("\\u")
+    ? json.replace(/(?<!\\)((?:\\\\)*)\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})/g, "$1\\ufffd")
+    : json
+}

@@ -5,7 +5,7 @@
  * Each `HttpRouter.serve` builds its own router, so routes never leak between ports; services are
  * shared because they are provided from outside.
  */
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Context, Effect, Layer } from "effect"
 import type * as NetAddress from "effect/net/NetAddress"
 import { HttpRouter, HttpServer, HttpServerError, HttpServerResponse } from "effect/http"

@@ -48,7 +48,7 @@ import {
 import type { ExchangeEvent } from "../exchange/ExchangeEvents.ts"
 import { Notifier } from "../notify/Notifier.ts"
 import { BotSettings } from "../settings/BotSettings.ts"
-import { orderNotional, orderSubmitDuration, orderSubmitFailures, signalQueueWait } from "../telemetry/metrics.ts"
+import { orderNotional, orderSubmitDuration, orderSubmitFailures, signalQueueWait, taggedBy } from "../telemetry/metrics.ts"
 import { Breaker, exchangeVerdict } from "./Breaker.ts"
 import { FillEvents } from "./FillEvents.ts"
 import { type FillRow, type NewFill, OrderRepo, type OrderRow } from "./OrderRepo.ts"
@@ -124,6 +124,9 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
       const maxAgeMs = config.trading.signalMaxAgeSeconds * 1000
       const retryBaseMs = options.retryBaseMs ?? 1_000
       const settlePollMs = options.settlePollMs ?? [250, 500, 1_000, 2_000]
+      const submitFailuresBy = taggedBy(orderSubmitFailures)
+      const notionalBy = taggedBy(orderNotional)
+      const submitDurationBy = taggedBy(orderSubmitDuration)
 
       // The per-installation clientOrderId prefix (created once, atomically).
       const candidate = Crypto.randomBytes(8).readBigUInt64BE().toString(36).padStart(8, "0").slice(-8)
@@ -167,7 +170,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
         })
 
       const failure = (symbol: string, kind: "transient" | "permanent" | "unknown") =>
-        Metric.update(Metric.withAttributes(orderSubmitFailures, { symbol, kind }), 1)
+        Metric.update(submitFailuresBy({ symbol, kind }), 1)
 
       // ------------------------------------------------------------------------------------------
       // Planning
@@ -325,7 +328,8 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
                 delta,
                 12
               )
-            const recorded = yield* repo.fillsOf([order.id])
+            // Fills are recorded only together with a grown filled quantity: none exist before the first.
+            const recorded = BigDecimal.isZero(previous) ? [] : yield* repo.fillsOf([order.id])
             const feeSoFar = recorded.reduce((acc, f) => BigDecimal.sum(acc, dec(f.fee)), ZERO)
             fill = {
               positionSide: bookedSide(ex.positionSide),
@@ -377,7 +381,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
             filledAt: new Date(fill.filled_at)
           })
           const notional = Number(plain(BigDecimal.multiply(dec(fill.quantity), dec(fill.price))))
-          yield* Metric.update(Metric.withAttributes(orderNotional, { symbol: order.symbol, action: order.action }), notional)
+          yield* Metric.update(notionalBy({ symbol: order.symbol, action: order.action }), notional)
         })
 
       /** After placing: a MARKET order usually answers FILLED; if not, ask a few times, then leave it to reconciliation. */
@@ -425,7 +429,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
         Effect.gen(function*() {
           const started = yield* Clock.currentTimeMillis
           const observe = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Metric.update(Metric.withAttributes(orderSubmitDuration, { symbol: request.symbol }), (now - started) / 1000))
+            Metric.update(submitDurationBy({ symbol: request.symbol }), (now - started) / 1000))
           let order = initial
           let n = 0
           while (true) {

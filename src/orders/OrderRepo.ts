@@ -12,7 +12,7 @@ import { Context, Effect, Layer, Metric } from "effect"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 import { canTransition, isFinal, type OrderStatus } from "../domain/order.ts"
-import { orderTransitions } from "../telemetry/metrics.ts"
+import { orderTransitions, taggedBy } from "../telemetry/metrics.ts"
 
 export interface OrderRow {
   readonly id: string
@@ -93,14 +93,18 @@ const COLUMNS = `id::text AS id, signal_id::text AS signal_id, symbol, action, p
 const FILL_COLUMNS = `id::text AS id, order_id::text AS order_id, fill_key, symbol, action, position_side,
   quantity::text AS quantity, price::text AS price, fee::text AS fee, fee_asset, filled_at`
 
+/** A fill row read back through `row_to_json` (timestamps arrive as text). */
+const fillFromJson = (f: FillRow): FillRow => ({ ...f, filled_at: new Date(f.filled_at) })
+
 const normalise = (r: OrderRow): OrderRow => ({
   ...r,
   leverage: r.leverage === null ? null : Number(r.leverage),
   attempts: Number(r.attempts)
 })
 
-export const countTransition = (symbol: string, status: OrderStatus) =>
-  Metric.update(Metric.withAttributes(orderTransitions, { symbol, status }), 1)
+const transitionsBy = taggedBy(orderTransitions)
+
+export const countTransition = (symbol: string, status: OrderStatus) => Metric.update(transitionsBy({ symbol, status }), 1)
 
 export class OrderRepo extends Context.Service<OrderRepo, {
   readonly get: (id: string) => Effect.Effect<OrderRow | undefined, SqlError>
@@ -236,13 +240,15 @@ export class OrderRepo extends Context.Service<OrderRepo, {
         (rows) => rows[0]
       )
 
+    // One statement (atomic on its own, one round trip): the guarded UPDATE, and the fill inserted
+    // from the updated row — only when the update happened, skipped on a known fill_key.
     const recordFill: OrderRepo["Service"]["recordFill"] = (args) =>
-      sql.withTransaction(Effect.gen(function*() {
-        const { order, to } = args
+      Effect.gen(function*() {
+        const { order, to, fill } = args
         if (order.status !== to && !canTransition(order.status, to)) {
           return yield* Effect.die(new Error(`order transition ${order.status} → ${to} is not allowed`))
         }
-        const rows = yield* sql<OrderRow>`
+        const update = sql`
           UPDATE orders SET
             status = ${to},
             filled_quantity = ${args.filledQuantity}::numeric,
@@ -251,13 +257,27 @@ export class OrderRepo extends Context.Service<OrderRepo, {
             reason = COALESCE(${args.reason ?? null}::text, reason),
             completed_at = CASE WHEN ${isFinal(to)} THEN now() ELSE completed_at END,
             updated_at = now()
-          WHERE id = ${order.id}::bigint AND status = ${order.status} AND filled_quantity = ${order.filled_quantity}::numeric
-          RETURNING ${columns}`
-        const updated = one(rows)
-        if (updated === undefined) return undefined
-        const fill = args.fill === undefined ? undefined : yield* insertFill(updated, args.fill)
-        return { order: updated, fill }
-      })).pipe(
+          WHERE id = ${order.id}::bigint AND status = ${order.status} AND filled_quantity = ${order.filled_quantity}::numeric`
+        if (fill === undefined) {
+          const updated = one(yield* sql<OrderRow>`${update} RETURNING ${columns}`)
+          return updated === undefined ? undefined : { order: updated, fill: undefined }
+        }
+        const rows = yield* sql<OrderRow & { readonly fill: FillRow | null }>`
+          WITH u AS (${update} RETURNING *),
+          f AS (
+            INSERT INTO fills (order_id, fill_key, symbol, action, position_side, quantity, price, fee, fee_asset, filled_at)
+            SELECT u.id, ${fill.fillKey}, u.symbol, u.action, ${fill.positionSide}, ${fill.quantity}::numeric,
+              ${fill.price}::numeric, ${fill.fee}::numeric, ${fill.feeAsset}, ${fill.filledAt}
+            FROM u
+            ON CONFLICT (fill_key) DO NOTHING
+            RETURNING ${fillColumns}
+          )
+          SELECT ${columns}, (SELECT row_to_json(f) FROM f) AS fill FROM u`
+        const row = rows[0]
+        if (row === undefined) return undefined
+        const { fill: inserted, ...updated } = row
+        return { order: normalise(updated), fill: inserted === null ? undefined : fillFromJson(inserted) }
+      }).pipe(
         Effect.tap((r) => (r !== undefined && r.order.status !== args.order.status ? countTransition(r.order.symbol, args.to) : Effect.void)),
         Effect.withSpan("OrderRepo.recordFill", { attributes: { "order.id": args.order.id, to: args.to } })
       )

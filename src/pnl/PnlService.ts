@@ -25,7 +25,7 @@ import { AppConfig } from "../config.ts"
 import { averagePrice, unrealised as unrealisedOf } from "../domain/ledger.ts"
 import { Exchange, type ExchangeShape } from "../exchange/Exchange.ts"
 import { FillEvents, type RecordedFill } from "../orders/FillEvents.ts"
-import { realisedPnl, realisedPnlTotal } from "../telemetry/metrics.ts"
+import { realisedPnl, realisedPnlTotal, taggedBy } from "../telemetry/metrics.ts"
 import type { Slot } from "./book.ts"
 import { plain, plainOrNull, toMetricNumber, ZERO } from "./decimal.ts"
 import { type AppliedFill, type PnlLedgerError, PnlRepo, type StoredSlot } from "./PnlRepo.ts"
@@ -116,7 +116,11 @@ const positionJson = (p: OpenPosition): PositionJson => ({
   opened_at: p.openedAt?.toISOString() ?? null
 })
 
-const symbolGauge = (symbol: string) => Metric.withAttributes(realisedPnl, { symbol })
+const symbolGaugeBy = taggedBy(realisedPnl)
+const symbolGauge = (symbol: string) => symbolGaugeBy({ symbol })
+
+/** Fills applied per ledger transaction at most (a burst is applied in a few transactions). */
+const APPLY_BATCH = 100
 
 export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("tvtelegrambingx/PnlService") {
   static readonly make = (options: PnlServiceOptions = {}) =>
@@ -155,17 +159,19 @@ export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("
           : Effect.logDebug(line)
       }
 
-      /** Applies all pending fills, one transaction each; gauges follow every commit. */
+      /** Applies all pending fills, in batches of up to 100 per transaction; gauges follow every fill. */
       const catchUp = Semaphore.withPermit(
         applying,
         Effect.gen(function*() {
           let count = 0
           while (true) {
-            const applied = yield* repo.applyNext
-            if (applied === undefined) return count
-            count++
-            yield* setGauges(applied)
-            yield* logApplied(applied)
+            const batch = yield* repo.applyBatch(APPLY_BATCH)
+            if (batch.length === 0) return count
+            for (const applied of batch) {
+              count++
+              yield* setGauges(applied)
+              yield* logApplied(applied)
+            }
           }
         })
       ).pipe(Effect.withSpan("PnlService.catch_up"))

@@ -11,11 +11,23 @@ const digest = (value: string): Buffer => createHash("sha256").update(value, "ut
 export const tokensEqual = (given: string, expected: string): boolean =>
   timingSafeEqual(digest(given), digest(expected))
 
+/** Digests of the configured tokens, computed once per token (they do not change while running). */
+const acceptedDigests = new WeakMap<Redacted.Redacted<string>, Buffer>()
+const digestOfAccepted = (token: Redacted.Redacted<string>): Buffer => {
+  let d = acceptedDigests.get(token)
+  if (d === undefined) {
+    d = digest(Redacted.value(token))
+    acceptedDigests.set(token, d)
+  }
+  return d
+}
+
 /** True when `given` equals any of the accepted tokens (every candidate is compared). */
 export const matchesAny = (given: string, accepted: ReadonlyArray<Redacted.Redacted<string>>): boolean => {
+  const g = digest(given)
   let ok = false
   for (const token of accepted) {
-    if (tokensEqual(given, Redacted.value(token))) ok = true
+    if (timingSafeEqual(g, digestOfAccepted(token))) ok = true
   }
   return ok
 }

@@ -24,7 +24,7 @@ import type { FieldProblem } from "../http/respond.ts"
 import { Notifier } from "../notify/Notifier.ts"
 import { SignalQueue } from "../orders/SignalQueue.ts"
 import { BotSettings, initialOrderStatus } from "../settings/BotSettings.ts"
-import { signalIngestDuration, signalsIngested } from "../telemetry/metrics.ts"
+import { signalIngestDuration, signalsIngested, taggedBy } from "../telemetry/metrics.ts"
 import { type ListQuery, type NewSignalRow, SignalRepo, type SignalView } from "./SignalRepo.ts"
 
 /** The alert cannot become a signal; `fields` says why (answered 422). */
@@ -75,6 +75,8 @@ export class SignalService extends Context.Service<SignalService, {
     const queue = yield* SignalQueue
     const notifier = yield* Notifier
     const maxAgeSeconds = config.trading.signalMaxAgeSeconds
+    const ingestedBy = taggedBy(signalsIngested)
+    const ingestDurationBy = taggedBy(signalIngestDuration)
 
     /** After commit: enqueue pending orders, notify, count. Never waits on the queue or Telegram. */
     const afterCommit = Effect.fnUntraced(function*(created: ReadonlyArray<SignalView>) {
@@ -98,7 +100,7 @@ export class SignalService extends Context.Service<SignalService, {
           price: s.price,
           orderStatus: s.orderStatus ?? "pending"
         })
-        yield* Metric.update(Metric.withAttributes(signalsIngested, { symbol: s.symbol, action: s.action }), 1)
+        yield* Metric.update(ingestedBy({ symbol: s.symbol, action: s.action }), 1)
         yield* Effect.logInfo(
           `signal ${s.id} stored: ${s.symbol} ${s.action}${s.positionSide ? ` ${s.positionSide}` : ""}` +
             `${s.reduceOnly ? " reduce-only" : ""} quantity=${s.quantity ?? `(margin ${s.marginUsdt} USDT)`}` +
@@ -226,7 +228,7 @@ export class SignalService extends Context.Service<SignalService, {
         "order.ids": ordered.map((s) => s.orderId ?? "").join(",")
       })
       const elapsed = Number((yield* Clock.currentTimeNanos) - started) / 1e9
-      yield* Metric.update(Metric.withAttributes(signalIngestDuration, { symbol: first.symbol }), elapsed)
+      yield* Metric.update(ingestDurationBy({ symbol: first.symbol }), elapsed)
       return { outcome, signals: ordered, list: isList } satisfies IngestResult
     })
 

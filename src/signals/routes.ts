@@ -18,7 +18,7 @@ import { ApiError, type FieldProblem, json, operatorRoute, publicRoute } from ".
 import { OrderService } from "../orders/OrderService.ts"
 import { Secrets } from "../security/Secrets.ts"
 import { matchesAny } from "../security/tokens.ts"
-import { webhookRejections } from "../telemetry/metrics.ts"
+import { taggedBy, webhookRejections } from "../telemetry/metrics.ts"
 import { UNTRACED_URLS } from "../telemetry/tracing.ts"
 import { signalJson } from "./json.ts"
 import { SignalService } from "./SignalService.ts"
@@ -26,6 +26,7 @@ import { WebhookGuard } from "./WebhookGuard.ts"
 
 export const WEBHOOK_PATH = "/webhook/tradingview"
 export const MAX_BODY_BYTES = 64 * 1024
+const MAX_BODY_SIZE = ByteSize.bytes(MAX_BODY_BYTES)
 
 /** Bounded label values of `tradingview_webhook_rejections_total`. */
 export type RejectionReason =
@@ -37,8 +38,10 @@ export type RejectionReason =
   | "invalid"
   | "unavailable"
 
+const rejectionsBy = taggedBy(webhookRejections)
+
 const reject = (reason: RejectionReason, client: string, error: ApiError) =>
-  Metric.update(Metric.withAttributes(webhookRejections, { reason }), 1).pipe(
+  Metric.update(rejectionsBy({ reason }), 1).pipe(
     Effect.andThen(
       Effect.logWarning(`webhook rejected (${reason}, ${error.status}) from ${client}: ${error.message}`).pipe(
         Effect.annotateLogs({ reason, client, ...(error.fields ? { fields: error.fields } : {}) })
@@ -92,14 +95,15 @@ const webhook = Effect.gen(function*() {
     )
   }
 
-  const tooLarge = new ApiError({ status: 413, message: `body is larger than ${MAX_BODY_BYTES / 1024} KiB` })
+  // Errors are built only when they happen (an Error captures a stack trace: not per request).
+  const tooLarge = () => new ApiError({ status: 413, message: `body is larger than ${MAX_BODY_BYTES / 1024} KiB` })
   const declared = Number(request.headers["content-length"])
-  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return yield* reject("too_large", client, tooLarge)
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return yield* reject("too_large", client, tooLarge())
   const text = yield* request.text.pipe(
-    Effect.provideService(HttpIncomingMessage.MaxBodySize, ByteSize.bytes(MAX_BODY_BYTES)),
+    Effect.provideService(HttpIncomingMessage.MaxBodySize, MAX_BODY_SIZE),
     Effect.catchTag("HttpServerError", (e) =>
       e.reason._tag === "RequestParseError" && e.reason.reason === "BodyTooLarge"
-        ? reject("too_large", client, tooLarge)
+        ? reject("too_large", client, tooLarge())
         : reject("bad_body", client, new ApiError({ status: 400, message: "could not read the request body" })))
   )
   const parsed = parseBody(text, request.headers["content-type"])

@@ -56,9 +56,24 @@ const toRecord = (service: string) =>
       return record as LogRecord
     })
 
+const bigintAsText = (_k: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v)
+
+/**
+ * JSON text of a record, bigints as decimal text. The plain `JSON.stringify` is V8's fast path (a
+ * replacer function disables it); only a record it refuses (a bigint) is encoded again with the
+ * replacer. Throws what the replacer version throws (cycles).
+ */
+export const encodeRecord = (value: unknown): string => {
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return JSON.stringify(value, bigintAsText)
+  }
+}
+
 const safeStringify = (value: unknown): string => {
   try {
-    return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v))
+    return encodeRecord(value)
   } catch {
     return JSON.stringify({ msg: "unserialisable log record" })
   }
@@ -74,7 +89,7 @@ export const jsonLogger = (service: string, sink: LogSink = stdoutSink) => {
   return Logger.make<unknown, void>((options) => {
     const r = record.log(options)
     try {
-      sink(JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))
+      sink(encodeRecord(r))
     } catch (e) {
       // a value JSON cannot encode: keep the line (time, level, ids), say why
       sink(safeStringify({

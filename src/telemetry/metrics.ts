@@ -86,6 +86,27 @@ export const botUpdates = Metric.counter("tvtelegrambingx_bot_updates_total", {
   incremental: true
 })
 
+/**
+ * `Metric.withAttributes(metric, attributes)` for label values that repeat (symbols, reasons,
+ * endpoints): each distinct label set is tagged once and reused, so a hot path does not build a
+ * new tagged metric (and its series key) on every update. Bounded (label values are bounded by
+ * contract; the cache is simply rebuilt if that is ever violated).
+ */
+export const taggedBy = <In, Out>(metric: Metric.Metric<In, Out>, maxSeries = 1_000) => {
+  const cache = new Map<string, Metric.Metric<In, Out>>()
+  return (attributes: Readonly<Record<string, string>>): Metric.Metric<In, Out> => {
+    let key = ""
+    for (const name in attributes) key += `${name}\u0000${attributes[name]}\u0001`
+    let tagged = cache.get(key)
+    if (tagged === undefined) {
+      if (cache.size >= maxSeries) cache.clear()
+      tagged = Metric.withAttributes(metric, attributes)
+      cache.set(key, tagged)
+    }
+    return tagged
+  }
+}
+
 export type Exporter = "backend" | "bot"
 
 export interface CatalogEntry {

@@ -34,7 +34,7 @@ import {
   TraceIdRatioBasedSampler
 } from "@opentelemetry/sdk-trace-base"
 import type { Context as OtelContext } from "@opentelemetry/api"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted, Tracer } from "effect"
 import { HttpMiddleware } from "effect/http"
 import packageJson from "../../package.json" with { type: "json" }
 import type { AppConfigShape } from "../config.ts"
@@ -132,9 +132,13 @@ export class RedactingLogRecordProcessor implements LogRecordProcessor {
       const body = redactFields(record.body)
       if (body !== record.body) record.setBody(body as LogBody)
     }
-    for (const [key, value] of Object.entries(record.attributes)) {
-      const clean = redactFields({ [key]: value }) as Record<string, unknown>
-      if (clean[key] !== value) record.setAttribute(key, clean[key] as AnyValue)
+    // One pass over all attributes (the same object back when nothing had to change).
+    const attributes = record.attributes as Record<string, unknown>
+    const clean = redactFields(attributes) as Record<string, unknown>
+    if (clean !== attributes) {
+      for (const key of Object.keys(clean)) {
+        if (clean[key] !== attributes[key]) record.setAttribute(key, clean[key] as AnyValue)
+      }
     }
     this.next.onEmit(record, context)
   }
@@ -207,6 +211,20 @@ const layerDiagnostics = Layer.effectDiscard(Effect.gen(function*() {
 }))
 
 /**
+ * The OTel tracer of the SDK layer without its `context` hook. That hook makes the current Effect
+ * span the *active OpenTelemetry context* around every single step of a traced fiber (an
+ * AsyncLocalStorage `context.with` per primitive), for OpenTelemetry code that reads
+ * `context.active()` — auto-instrumentations, which this service does not use. Spans get their
+ * parents from Effect (`ParentSpan`), the OTLP logger takes trace/span ids from the fiber, and the
+ * HTTP client propagates `traceparent` from the Effect span, so nothing here needs it; on the
+ * webhook path it cost about a tenth of the CPU.
+ */
+export const layerTracerWithoutOtelContext: Layer.Layer<never> = Layer.effect(
+  Tracer.Tracer,
+  Effect.map(Effect.tracer, (tracer) => Tracer.make({ span: (options) => tracer.span(options) }))
+) as Layer.Layer<never>
+
+/**
  * Telemetry for the process: empty when disabled; otherwise the OTel tracer (replacing Effect's
  * native tracer), the OTLP metric reader and the OTLP logger (merged with the console logger that
  * must already be provided). Flushes and shuts down when released. (`Resource` is in the type
@@ -214,7 +232,7 @@ const layerDiagnostics = Layer.effectDiscard(Effect.gen(function*() {
  */
 export const layerTelemetry = (options: TelemetryOptions): Layer.Layer<Resource.Resource> => {
   if (!options.enabled) return Layer.empty as Layer.Layer<Resource.Resource>
-  const sdk = NodeSdk.layer(() => sdkConfiguration(options))
+  const sdk = layerTracerWithoutOtelContext.pipe(Layer.provideMerge(NodeSdk.layer(() => sdkConfiguration(options))))
   return Layer.mergeAll(sdk, layerDiagnostics).pipe(
     Layer.tap(() =>
       Effect.logInfo(

@@ -593,6 +593,32 @@ describe("parseBody", () => {
     expect(problemsOf("SYMBOL=BTCUSDT\nACTION=buy\nQTY=-1").map((p) => p.field)).toEqual(["QTY"])
   })
 
+  it("every JSON number keeps its source text, wherever it is (never a float)", () => {
+    const floats = (v: unknown): number => {
+      if (typeof v === "number") return 1
+      if (typeof v !== "object" || v === null || (JSON as unknown as { isRawJSON(v: unknown): boolean }).isRawJSON(v)) return 0
+      return Object.values(v).reduce((n: number, x) => n + floats(x), 0)
+    }
+    const numbersIn = (v: unknown): number => {
+      if (typeof v === "number") return 1
+      if (typeof v !== "object" || v === null) return 0
+      return Object.values(v).reduce((n: number, x) => n + numbersIn(x), 0)
+    }
+    fc.assert(fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (object) => {
+      const text = JSON.stringify(object)
+      const r = parseBody(text)
+      if (!r.ok) return
+      expect(floats(Object.fromEntries(r.body.fields))).toBe(0)
+      expect(floats(r.body.raw)).toBe(0)
+    }), { numRuns: 500 })
+    // A body without numbers (strings that merely look like them) and one with them.
+    const strings = parseBody("{\"symbol\":\"BTCUSDT\",\"note\":\"a:1, [2\",\"qty\":\"0.5\"}")
+    expect(strings.ok && Object.fromEntries(strings.body.fields)).toEqual({ symbol: "BTCUSDT", note: "a:1, [2", qty: "0.5" })
+    const numbers = parseBody("{\"qty\" :\n-0.10000000000000000001,\"list\":[ 1e400]}")
+    expect(numbers.ok && numbersIn(Object.fromEntries(numbers.body.fields))).toBe(0)
+    expect(numbers.ok && JSON.stringify(numbers.body.raw)).toBe("{\"format\":\"json\",\"body\":{\"qty\":-0.10000000000000000001,\"list\":[\"1e400\"]}}")
+  })
+
   it("never throws on any text", () => {
     fc.assert(fc.property(fc.oneof(fc.string(), fc.json(), fc.string({ unit: "binary" })), (text) => {
       const r = parseBody(text)

@@ -280,6 +280,28 @@ describe(`PnlService (${DB})`, () => {
       )
     })), { timeout: 60_000 })
 
+  it.live("a fill the book refuses stops the batch: the fills before it count, it and those after it wait", () =>
+    withDatabase(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const registry: Metric.MetricRegistry = new Map()
+      yield* Effect.gen(function*() {
+        const pnl = yield* PnlService
+        // A zero price cannot be stored normally: lift the check to plant one.
+        yield* sql.unsafe("ALTER TABLE fills DROP CONSTRAINT fills_price_check")
+        const good = yield* insertFill({ symbol: "BTC-USDT", action: "buy", quantity: "1", price: "100", filledAt: at(1) })
+        const bad = yield* insertFill({ symbol: "BTC-USDT", action: "sell", quantity: "1", price: "0", filledAt: at(2) })
+        const later = yield* insertFill({ symbol: "BTC-USDT", action: "sell", quantity: "1", price: "110", filledAt: at(3) })
+        const failure = yield* Effect.flip(pnl.catchUp)
+        expect(failure).toMatchObject({ _tag: "PnlLedgerError", fillId: bad.fillId })
+        const applied = yield* sql<{ id: string; applied: boolean }>`
+          SELECT id::text AS id, pnl_applied_at IS NOT NULL AS applied FROM fills ORDER BY id`
+        expect(applied.map((r) => [r.id, r.applied])).toEqual([[good.fillId, true], [bad.fillId, false], [later.fillId, false]])
+        expect(yield* pnl.positionsJson).toMatchObject([{ symbol: "BTC-USDT", side: "long", quantity: "1", entry_price: "100" }])
+        // Still refused on the next pass; nothing after it is applied out of order.
+        expect(yield* Effect.flip(pnl.catchUp)).toMatchObject({ fillId: bad.fillId })
+      }).pipe(Effect.provide(layerPnlProcess(registry)), Effect.provideService(Metric.MetricRegistry, registry))
+    })), { timeout: 60_000 })
+
   it.live("restart: stored fills are applied at start and the gauges come back from the database", () =>
     withDatabase(Effect.gen(function*() {
       // Fills stored while no PnL service ran (e.g. before a crash).

@@ -116,6 +116,16 @@ describe("JSON log lines", () => {
 })
 
 describe("unserialisable values", () => {
+  it.effect("bigints in annotations are written as decimal text", () =>
+    Effect.gen(function*() {
+      const log = capture()
+      yield* Effect.logInfo("sized").pipe(
+        Effect.annotateLogs({ order_id: 1736011869418901234n, nested: { ids: [1n, 2n] }, plain: 3 }),
+        Effect.provide(log.layer)
+      )
+      expect(log.records()[0]).toMatchObject({ msg: "sized", order_id: "1736011869418901234", nested: { ids: ["1", "2"] }, plain: 3 })
+    }))
+
   it.effect("a log call whose annotations JSON cannot encode still writes its line", () =>
     Effect.gen(function*() {
       const log = capture()

@@ -284,6 +284,22 @@ describe("OTLP traces", () => {
       expect(lines.join("\n")).not.toContain("plain-secret-value")
     }))
 
+  it.live("enabled: OpenTelemetry spans without the per-step OTel context hook (Effect carries the parents)", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeOtlpReceiver
+      const { tracer, span, parent } = yield* Effect.gen(function*() {
+        const tracer = yield* Effect.tracer
+        const outer = yield* Effect.currentSpan
+        const span = yield* Effect.currentSpan.pipe(Effect.withSpan("Inner.step"))
+        return { tracer, span, parent: outer }
+      }).pipe(Effect.withSpan("Outer.op"), Effect.provide(telemetry(receiver, 1)))
+      expect(tracer.context).toBeUndefined()
+      expect(OTEL_SPAN in span).toBe(true)
+      expect(Option.getOrUndefined(span.parent)?.spanId).toBe(parent.spanId)
+      const exported = receiver.spans()
+      expect(spanNamed(exported, "Inner.step").parentSpanId).toBe(spanNamed(exported, "Outer.op").spanId)
+    }))
+
   it.live("disabled: no exporter, no request; Effect's own spans still give log lines their ids", () =>
     Effect.gen(function*() {
       const receiver = yield* makeOtlpReceiver

@@ -18,7 +18,7 @@
 import { Clock, Context, Duration, Effect, Layer, Metric, Random, Redacted, Ref } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
 import { AppConfig } from "../../config.ts"
-import { exchangeRequestDuration } from "../../telemetry/metrics.ts"
+import { exchangeRequestDuration, taggedBy } from "../../telemetry/metrics.ts"
 import { ExchangeRejectedError, ExchangeTransientError, ExchangeUnknownOutcome } from "../Exchange.ts"
 import { asNumber, asText, field, parseExact } from "./json.ts"
 import { type Params, signParams, unsignedQuery } from "./sign.ts"
@@ -153,6 +153,7 @@ export class BingxClient extends Context.Service<BingxClient, BingxClientShape>(
       const retryBaseMs = options.retryBaseMs ?? 250
       const maxRetryWaitMs = options.maxRetryWaitMs ?? 15_000
       const offset = yield* Ref.make(0)
+      const requestDurationBy = taggedBy(exchangeRequestDuration)
 
       const serverNow = Effect.map(Effect.all([Clock.currentTimeMillis, Ref.get(offset)]), ([now, o]) => now + o)
 
@@ -185,7 +186,7 @@ export class BingxClient extends Context.Service<BingxClient, BingxClientShape>(
             Effect.result
           )
           const elapsed = Number((yield* Clock.currentTimeNanos) - started) / 1e9
-          yield* Metric.update(Metric.withAttributes(exchangeRequestDuration, { endpoint: req.path }), elapsed)
+          yield* Metric.update(requestDurationBy({ endpoint: req.path }), elapsed)
           if (outcome._tag === "Failure") {
             const e = outcome.failure
             if (e._tag === "TimeoutError") {

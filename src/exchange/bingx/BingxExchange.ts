@@ -12,7 +12,6 @@
  *   queried and returned, so a resend can never double an order.
  */
 import { BigDecimal, Clock, Context, Effect, Layer, Ref } from "effect"
-import { FetchHttpClient } from "effect/http"
 import type { AppConfig } from "../../config.ts"
 import { fromWire, plain, ZERO } from "../decimal.ts"
 import {
@@ -409,9 +408,18 @@ export const layerNoDeps: Layer.Layer<Exchange | BingxLive, never, BingxClient> 
   Effect.map(make, ({ exchange, live }) => Context.make(Exchange, Exchange.of(exchange)).pipe(Context.add(BingxLive, live)))
 )
 
-/** The live exchange with its REST client on the platform fetch. Needs AppConfig. */
+/**
+ * The HTTP client of the live exchange: undici's dispatcher directly (keep-alive pool), not the
+ * WHATWG `fetch` wrapper around it, which costs about 0.1 ms more CPU per call on the order path.
+ * Loaded only when live trading is configured.
+ */
+const layerHttpClient = Layer.unwrap(
+  Effect.map(Effect.promise(() => import("@effect/platform-node/NodeHttpClient")), (m) => m.layerUndici)
+)
+
+/** The live exchange with its REST client. Needs AppConfig. */
 export const layer = (options: BingxClientOptions = {}): Layer.Layer<Exchange | BingxLive | BingxClient, never, AppConfig> =>
   layerNoDeps.pipe(
     Layer.provideMerge(BingxClient.layerNoDeps(options)),
-    Layer.provide(FetchHttpClient.layer)
+    Layer.provide(layerHttpClient)
   )

@@ -12,7 +12,7 @@
  *   key and a new connection.
  * - When it cannot connect it logs, waits (5 s doubling to 60 s) and tries again.
  */
-import { NodeSocket } from "@effect/platform-node"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import { Duration, Effect, Layer, Schedule } from "effect"
 import * as Socket from "effect/socket/Socket"
 import * as Zlib from "node:zlib"

@@ -12,6 +12,10 @@ export const parseExact = (text: string): unknown => JSON.parse(quoteNumbers(tex
 
 const isDigitStart = (c: string) => c === "-" || (c >= "0" && c <= "9")
 
+/** `[0-9eE.+-]` by character code (this runs for every character of every exchange answer). */
+const isNumberChar = (code: number): boolean =>
+  (code >= 48 && code <= 57) || code === 101 || code === 69 || code === 46 || code === 43 || code === 45
+
 /** Rewrites bare number tokens outside strings as JSON strings. */
 export const quoteNumbers = (text: string): string => {
   let out = ""
@@ -35,7 +39,7 @@ export const quoteNumbers = (text: string): string => {
     }
     if (isDigitStart(c)) {
       let j = i + 1
-      while (j < n && /[0-9eE.+-]/.test(text[j]!)) j++
+      while (j < n && isNumberChar(text.charCodeAt(j))) j++
       out += text.slice(last, i) + "\"" + text.slice(i, j) + "\""
       last = j
       i = j
