@@ -2,7 +2,7 @@
  * Signals and their orders in Postgres.
  *
  * `insert` stores a whole alert (one signal row per action, each with its order) in ONE statement:
- * `WITH input … , s AS (INSERT INTO signals … ON CONFLICT (idempotency_key) DO NOTHING RETURNING …),
+ * `WITH input AS (VALUES …), s AS (INSERT INTO signals … ON CONFLICT (idempotency_key) DO NOTHING RETURNING …),
  * o AS (INSERT INTO orders … SELECT … FROM s …) SELECT …` — atomic without an explicit transaction,
  * one round trip, and race-free: the unique index decides which request creates a row; a duplicate
  * simply returns no row for its key.
@@ -13,7 +13,6 @@ import { Context, Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 import type { OrderStatus } from "../domain/order.ts"
-import { jsonForPostgres } from "../domain/webhookBody.ts"
 
 export interface NewSignalRow {
   readonly idempotencyKey: string
@@ -114,43 +113,32 @@ export class SignalRepo extends Context.Service<SignalRepo, {
     )
 
     const insert = (rows: ReadonlyArray<NewSignalRow>, shared: InsertShared) => {
-      const input = jsonForPostgres(rows.map((r, idx) => ({
-        idx,
-        idempotency_key: r.idempotencyKey,
-        symbol: r.symbol,
-        action: r.action,
-        position_side: r.positionSide,
-        reduce_only: r.reduceOnly,
-        quantity: r.quantity,
-        margin_usdt: r.marginUsdt,
-        price: r.price,
-        leverage: r.leverage,
-        margin_mode: r.marginMode,
-        stop_loss: r.stopLoss,
-        take_profit: r.takeProfit,
-        signal_time: r.signalTime,
-        order_status: r.order.status,
-        order_reason: r.order.reason,
-        order_leverage: r.order.leverage,
-        order_stop_loss: r.order.stopLoss,
-        order_take_profit: r.order.takeProfit
-      })))
+      // The rows as a VALUES list of typed parameters: the planner then knows how many there are
+      // (a set-returning function such as jsonb_to_recordset is estimated at 100 rows, which made
+      // the duplicate check hash the whole signals table on every insert while it was small).
+      // Text values need no NUL guard: the id is refused with control characters (decodeSignals)
+      // and the rest is normalised or ours.
+      const input = sql.csv(rows.map((r, idx) =>
+        sql`(${idx}::integer, ${r.idempotencyKey}::text, ${r.symbol}::text, ${r.action}::text,
+          ${r.positionSide}::text, ${r.reduceOnly}::boolean, ${r.quantity}::numeric, ${r.marginUsdt}::numeric,
+          ${r.price}::numeric, ${r.leverage}::integer, ${r.marginMode}::text, ${r.stopLoss}::numeric,
+          ${r.takeProfit}::numeric, ${r.signalTime}::timestamptz, ${r.order.status}::text,
+          ${r.order.reason}::text, ${r.order.leverage}::integer,
+          ${r.order.stopLoss}::numeric, ${r.order.takeProfit}::numeric)`
+      ))
       const receivedAt = shared.receivedAt.toISOString()
       return sql<{ idempotency_key: string; id: string; order_id: string; order_status: OrderStatus }>`
-        WITH input AS (
-          SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS x(
-            idx integer, idempotency_key text, symbol text, action text, position_side text, reduce_only boolean,
-            quantity text, margin_usdt text, price text, leverage integer, margin_mode text, stop_loss text,
-            take_profit text, signal_time text, order_status text, order_reason text, order_leverage integer,
-            order_stop_loss text, order_take_profit text)
+        WITH input (idx, idempotency_key, symbol, action, position_side, reduce_only, quantity, margin_usdt, price,
+            leverage, margin_mode, stop_loss, take_profit, signal_time, order_status, order_reason, order_leverage,
+            order_stop_loss, order_take_profit) AS (
+          VALUES ${input}
         ), s AS (
           INSERT INTO signals (idempotency_key, user_id, bot_session_id, source, symbol, action, position_side,
             reduce_only, quantity, margin_usdt, price, leverage, margin_mode, stop_loss, take_profit, signal_time,
             received_at, raw_payload)
           SELECT idempotency_key, ${shared.userId}::bigint, ${shared.botSessionId}::bigint, 'tradingview', symbol,
-            action, position_side, reduce_only, quantity::numeric, margin_usdt::numeric, price::numeric, leverage,
-            margin_mode, stop_loss::numeric, take_profit::numeric, signal_time::timestamptz,
-            ${receivedAt}::timestamptz, ${shared.rawPayload}::jsonb
+            action, position_side, reduce_only, quantity, margin_usdt, price, leverage, margin_mode, stop_loss,
+            take_profit, signal_time, ${receivedAt}::timestamptz, ${shared.rawPayload}::jsonb
           FROM input
           -- Plain repeats skip the insert (no id is drawn); concurrent ones meet the unique index.
           WHERE NOT EXISTS (SELECT 1 FROM signals e WHERE e.idempotency_key = input.idempotency_key)
@@ -162,9 +150,9 @@ export class SignalRepo extends Context.Service<SignalRepo, {
             quantity, margin_usdt, price, leverage, margin_mode, stop_loss, take_profit, reason, created_at,
             updated_at, completed_at)
           SELECT s.id, ${shared.userId}::bigint, ${shared.botSessionId}::bigint, i.symbol, i.action, i.position_side,
-            i.reduce_only, i.order_status, i.quantity::numeric, i.margin_usdt::numeric, i.price::numeric,
-            i.order_leverage, i.margin_mode, i.order_stop_loss::numeric, i.order_take_profit::numeric,
-            i.order_reason, ${receivedAt}::timestamptz, ${receivedAt}::timestamptz,
+            i.reduce_only, i.order_status, i.quantity, i.margin_usdt, i.price, i.order_leverage, i.margin_mode,
+            i.order_stop_loss, i.order_take_profit, i.order_reason, ${receivedAt}::timestamptz,
+            ${receivedAt}::timestamptz,
             CASE WHEN i.order_status IN ('expired', 'skipped') THEN ${receivedAt}::timestamptz END
           FROM s JOIN input i ON i.idempotency_key = s.idempotency_key
           ORDER BY i.idx

@@ -209,4 +209,25 @@ layer(layerTestApp(env), { excludeTestServices: true, timeout: "120 seconds" })(
       expect((yield* operator("/bot/reports?limit=0")).status).toBe(422)
       expect((yield* request("/bot/reports")).status).toBe(401)
     }))
+
+  // Last: it adds thousands of rows. A signal's first order (every signal read, the answer to a
+  // duplicate alert) once walked orders_pkey filtering on signal_id — 38,000 rows per lookup.
+  it.effect("a signal's first order is one index probe, not a walk of every order", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`WITH s AS (
+          INSERT INTO signals (idempotency_key, symbol, action, raw_payload)
+          SELECT 'plan-' || n, 'BTC-USDT', 'buy', '{}'::jsonb FROM generate_series(1, 5000) n RETURNING id)
+        INSERT INTO orders (signal_id, symbol, action, status) SELECT id, 'BTC-USDT', 'buy', 'skipped' FROM s`
+      yield* sql`ANALYZE orders`
+      yield* sql`ANALYZE signals`
+      const plan = yield* sql<{ "QUERY PLAN": string }>`EXPLAIN SELECT s.id, o.id FROM signals s
+        LEFT JOIN LATERAL (SELECT id, status FROM orders WHERE signal_id = s.id ORDER BY id LIMIT 1) o ON true
+        WHERE s.idempotency_key = 'plan-4999'`
+      const text = plan.map((r) => r["QUERY PLAN"]).join("\n")
+      expect(text).toContain("orders_signal_id_idx")
+      expect(text).not.toContain("orders_pkey")
+      const reply = yield* operator("/signals?limit=1")
+      expect(reply.status).toBe(200)
+    }))
 })
