@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { createHmac } from "node:crypto"
 import { hmacSha256Hex, signParams } from "../../../src/exchange/bingx/sign.ts"
 
 // BingX's published example secret (shared/reference/bingx-api.md §2.5).
@@ -14,6 +15,15 @@ describe("BingX signing", () => {
     ["orderId=1736011869418901234&symbol=BTC-USDT&timestamp=1700000000000", "df029ec7fef671d83e9c0c3061272bf53b6799b58bf720edd993cbbd07f2fe62"]
   ])("HMAC-SHA256 of %s", (payload, expected) => {
     expect(hmacSha256Hex(SECRET, payload)).toBe(expected)
+  })
+
+  it("signs with whichever secret it is given (the cached key follows a changed secret)", () => {
+    const payload = "symbol=BTC-USDT&timestamp=1667872120843&side=LONG&leverage=6"
+    const other = createHmac("sha256", "another-secret").update(payload).digest("hex")
+    expect(hmacSha256Hex(SECRET, payload)).toBe("4f581ecdb1fa09b9d6e57886b6f70cffed17f82b93399722939e49a38edec2bf")
+    expect(hmacSha256Hex("another-secret", payload)).toBe(other)
+    expect(hmacSha256Hex(SECRET, payload)).toBe("4f581ecdb1fa09b9d6e57886b6f70cffed17f82b93399722939e49a38edec2bf")
+    expect(hmacSha256Hex("", payload)).toBe(createHmac("sha256", "").update(payload).digest("hex"))
   })
 
   it("sorts a→z, signs raw JSON values and percent-encodes them on the wire (worked example)", () => {
