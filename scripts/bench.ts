@@ -12,7 +12,8 @@
  * --sample-ratio R (TELEMETRY_SAMPLE_RATIO; default: unset, the production default 0.1 — the
  * webhook table also gets a c=32 row with every trace sampled, ratio 1), --only a,b (webhook, e2e,
  * resources, growth), --out FILE (default bench-results/latest.json), --profile, --node-args "…"
- * (Node/V8 flags for the app after those of `npm start`, e.g. "--max-semi-space-size=32").
+ * (Node/V8 flags for the app after those of `npm start`, e.g. "--max-semi-space-size=32"), --env NAME=value
+ * (an app variable on top of the bench's own, repeatable: e.g. --env LOG_LEVEL=warn to see what logging costs).
  * BENCH_DATABASE_URL: a Postgres server to run on (default postgres://postgres@127.0.0.1:5432/postgres);
  * the bench creates its own fresh database there and drops it at the end.
  *
@@ -61,7 +62,8 @@ const parseOptions = (argv: ReadonlyArray<string>) => {
     only: new Set<Phase>(PHASES),
     out: Path.join(ROOT, "bench-results/latest.json"),
     profile: false,
-    nodeArgs: [] as Array<string>
+    nodeArgs: [] as Array<string>,
+    env: {} as Record<string, string>
   }
   const num = (flag: string, v: string | undefined, min: number, max: number) => {
     const n = Number(v)
@@ -122,6 +124,13 @@ const parseOptions = (argv: ReadonlyArray<string>) => {
         o.nodeArgs = value.split(/\s+/).filter((a) => a.length > 0)
         i++
         break
+      case "--env": {
+        const eq = value?.indexOf("=") ?? -1
+        if (value === undefined || eq < 1) throw new Error("--env needs NAME=value (e.g. --env LOG_LEVEL=warn)")
+        o.env[value.slice(0, eq)] = value.slice(eq + 1)
+        i++
+        break
+      }
       case "--help":
       case "-h":
         process.stdout.write(`${Fs.readFileSync(import.meta.filename, "utf8").split("*/")[0]}*/\n`)
@@ -282,7 +291,8 @@ const appEnv = (databaseUrl: string | undefined, otlpUrl: string, exchangeUrl: s
   BINGX_API_SECRET: "bench-secret",
   BINGX_USER_STREAM_ENABLED: "false",
   AUTO_TRADE_ENABLED: "false",
-  MANUAL_CONFIRMATION_REQUIRED: "false"
+  MANUAL_CONFIRMATION_REQUIRED: "false",
+  ...options.env
 })
 
 // ------------------------------------------------------------------------------------------------
