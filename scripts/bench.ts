@@ -25,8 +25,9 @@
  *
  * 1. Webhook throughput, closed loop at 1, 32 and 128 connections, baseline and app alternately,
  *    tables emptied before each run.
- * 2. End-to-end: auto-trade on (MANUAL_CONFIRMATION_REQUIRED=false), a fixed signal rate;
- *    webhook sent → order request arriving at the fake exchange, plus the app's own histograms.
+ * 2. End-to-end: auto-trade on (MANUAL_CONFIRMATION_REQUIRED=false), a fixed signal rate, then a
+ *    quarter of it; webhook sent → order request arriving at the fake exchange, plus the app's own
+ *    histograms.
  * 3. Resources: RSS idle / peak under load / after load, CPU per 1,000 signals, cold start to
  *    /health on the embedded database (new DATA_DIR, existing one, existing + compile cache).
  * 4. Growth: ingest and GET /signals?limit=50 with N stored signals vs an empty table (EXPLAIN).
@@ -177,27 +178,30 @@ interface WebhookRow {
   readonly appPeakRssMiB: number
 }
 
+interface E2eRun {
+  readonly rate: number
+  readonly seconds: number
+  readonly sent: number
+  readonly answered: number
+  readonly errors: number
+  readonly matched: number
+  readonly webhookLatencyMs: LatencySummary
+  readonly signalToExchangeMs: LatencySummary
+  readonly breakdown: Record<string, HistogramFigures>
+  readonly appPeakRssMiB: number
+  /** App CPU over the measured run per 1,000 signals (ingest + execution + PnL). */
+  readonly appCpuSecondsPer1000: number
+}
+
 interface Results {
   machine: Record<string, unknown>
   options: Record<string, unknown>
   webhook: Array<WebhookRow>
   /** c=32 with TELEMETRY_SAMPLE_RATIO=1 (every trace exported), against the c=32 baseline. */
   webhookAllTraced?: { readonly app: ClosedLoopResult; readonly ratio: number; readonly appCpuSecondsPer1000: number; readonly appPeakRssMiB: number }
-  e2e?: {
-    readonly rate: number
-    readonly seconds: number
-    readonly symbols: ReadonlyArray<string>
-    readonly sent: number
-    readonly answered: number
-    readonly errors: number
-    readonly matched: number
-    readonly webhookLatencyMs: LatencySummary
-    readonly signalToExchangeMs: LatencySummary
-    readonly breakdown: Record<string, HistogramFigures>
-    readonly appPeakRssMiB: number
-    /** App CPU over the measured run per 1,000 signals (ingest + execution + PnL). */
-    readonly appCpuSecondsPer1000: number
-  }
+  e2e?: E2eRun & { readonly symbols: ReadonlyArray<string> }
+  /** The end-to-end run again at a quarter of `rate`. */
+  e2eQuarter?: E2eRun
   resources: {
     idleRssMiB?: number | undefined
     peakRssMiB?: number | undefined
@@ -367,32 +371,17 @@ const phaseAllTraced = async (databaseUrl: string, otlpUrl: string, exchangeUrl:
   }
 }
 
-const phaseE2e = async (app: Child, exchange: Awaited<ReturnType<typeof startFakeExchange>>, databaseUrl: string) => {
-  const symbols = BENCH_SYMBOLS.slice(0, options.symbols)
-  log(`2. end to end: ${options.rate} signals/s for ${options.seconds} s over ${symbols.join(", ")}, auto-trade on`)
-  await emptySignals(databaseUrl)
-  await setSettings(app, { auto_trade_enabled: true, manual_confirmation_required: false })
-  const bodyOf = (prefix: string) => (i: number) =>
-    `{"secret":"${WEBHOOK_TOKEN}","id":"${prefix}-${runId}-${i}","symbol":"${symbols[i % symbols.length]!.replace("-", "")}",` +
-    `"action":"${i % 2 === 0 ? "buy" : "sell"}","quantity":"0.01"}`
-  // Warm-up: first orders per symbol fetch contracts, position mode, margin type and leverage.
-  await openLoop({
-    url: `${app.url}/webhook/tradingview`,
-    rate: options.rate,
-    seconds: Math.max(1, options.warmup * 2),
-    bodyOf: bodyOf("warm"),
-    settleMs: 5_000
-  })
-  await sleep(1_000)
+/** One end-to-end run at `rate`: what each signal took from webhook to the exchange, and the app's own histograms. */
+const e2eRun = async (app: Child, exchange: Awaited<ReturnType<typeof startFakeExchange>>, rate: number, bodyOf: (i: number) => string) => {
   const split = { tvtelegrambingx_exchange_request_duration_seconds: "endpoint" }
   const before = await scrape(app, split)
   const cpuBefore = cpuSeconds(app.pid) ?? 0
   const rss = sampleRss(app.pid)
   const sent = await openLoop({
     url: `${app.url}/webhook/tradingview`,
-    rate: options.rate,
+    rate,
     seconds: options.seconds,
-    bodyOf: bodyOf("e2e"),
+    bodyOf,
     settleMs: 10_000
   })
   // Orders still in flight reach the exchange shortly after their webhook answer.
@@ -403,7 +392,6 @@ const phaseE2e = async (app: Child, exchange: Awaited<ReturnType<typeof startFak
   const peak = rss.stop()
   const cpu = (cpuSeconds(app.pid) ?? 0) - cpuBefore
   const after = await scrape(app, split)
-  await setSettings(app, { auto_trade_enabled: false })
 
   const d = delta(before, after)
   const webhookLatency: Array<number> = []
@@ -427,10 +415,9 @@ const phaseE2e = async (app: Child, exchange: Awaited<ReturnType<typeof startFak
     ),
     "order submit (tvtelegrambingx_order_submit_duration_seconds)": figuresOf(d.get("tvtelegrambingx_order_submit_duration_seconds"))
   }
-  results.e2e = {
-    rate: options.rate,
+  return {
+    rate,
     seconds: options.seconds,
-    symbols,
     sent: sent.length,
     answered: webhookLatency.length,
     errors,
@@ -441,12 +428,40 @@ const phaseE2e = async (app: Child, exchange: Awaited<ReturnType<typeof startFak
     appPeakRssMiB: peak,
     appCpuSecondsPer1000: (cpu / sent.length) * 1000
   }
-  const e = results.e2e
+}
+
+const logE2e = (e: E2eRun) =>
   log(
-    `   sent ${e.sent}, errors ${e.errors}, orders at the exchange ${e.matched}; webhook p50 ${e.webhookLatencyMs.p50.toFixed(2)} ms` +
+    `   ${e.rate}/s: sent ${e.sent}, errors ${e.errors}, orders at the exchange ${e.matched}; webhook p50 ${e.webhookLatencyMs.p50.toFixed(2)} ms` +
       ` p99 ${e.webhookLatencyMs.p99.toFixed(2)} ms; signal → exchange p50 ${e.signalToExchangeMs.p50.toFixed(2)} ms` +
       ` p99 ${e.signalToExchangeMs.p99.toFixed(2)} ms max ${e.signalToExchangeMs.max.toFixed(1)} ms; app CPU ${e.appCpuSecondsPer1000.toFixed(2)} s per 1,000 signals`
   )
+
+const phaseE2e = async (app: Child, exchange: Awaited<ReturnType<typeof startFakeExchange>>, databaseUrl: string) => {
+  const symbols = BENCH_SYMBOLS.slice(0, options.symbols)
+  const quarter = Math.max(1, Math.round(options.rate / 4))
+  log(`2. end to end: ${options.rate} then ${quarter} signals/s for ${options.seconds} s each over ${symbols.join(", ")}, auto-trade on`)
+  await emptySignals(databaseUrl)
+  await setSettings(app, { auto_trade_enabled: true, manual_confirmation_required: false })
+  const bodyOf = (prefix: string) => (i: number) =>
+    `{"secret":"${WEBHOOK_TOKEN}","id":"${prefix}-${runId}-${i}","symbol":"${symbols[i % symbols.length]!.replace("-", "")}",` +
+    `"action":"${i % 2 === 0 ? "buy" : "sell"}","quantity":"0.01"}`
+  // Warm-up: first orders per symbol fetch contracts, position mode, margin type and leverage.
+  await openLoop({
+    url: `${app.url}/webhook/tradingview`,
+    rate: options.rate,
+    seconds: Math.max(1, options.warmup * 2),
+    bodyOf: bodyOf("warm"),
+    settleMs: 5_000
+  })
+  await sleep(1_000)
+  results.e2e = { ...(await e2eRun(app, exchange, options.rate, bodyOf("e2e"))), symbols }
+  logE2e(results.e2e)
+  // The same at a quarter of the rate: what an order waits when the per-symbol workers keep up.
+  await sleep(1_000)
+  results.e2eQuarter = await e2eRun(app, exchange, quarter, bodyOf("e2e-quarter"))
+  logE2e(results.e2eQuarter)
+  await setSettings(app, { auto_trade_enabled: false })
 }
 
 const phaseGrowth = async (app: Child, databaseUrl: string) => {
@@ -550,6 +565,14 @@ const evaluateTargets = () => {
       met: p99 <= 15 && complete
     })
   }
+  if (results.e2eQuarter !== undefined) {
+    const q = results.e2eQuarter
+    t.push({
+      target: `(for reference) signal → exchange request p99 at ${q.rate}/s`,
+      value: `${ms(q.signalToExchangeMs.p99)} ms (${q.matched}/${q.sent} orders)`,
+      met: undefined
+    })
+  }
   const r = results.resources
   if (r.idleRssMiB !== undefined) t.push({ target: "RSS idle ≤ 150 MiB", value: `${ms(r.idleRssMiB, 0)} MiB`, met: r.idleRssMiB <= 150 })
   if (r.peakRssMiB !== undefined) t.push({ target: "RSS under load ≤ 300 MiB", value: `${ms(r.peakRssMiB, 0)} MiB`, met: r.peakRssMiB <= 300 })
@@ -629,6 +652,16 @@ const report = (): string => {
       ["signal sent → order request at exchange", ms(e.signalToExchangeMs.mean), ms(e.signalToExchangeMs.p50), ms(e.signalToExchangeMs.p99), ms(e.signalToExchangeMs.max, 1)],
       ...Object.entries(e.breakdown).map(([k, f]) => [`${k} [${f.count}]`, ms(f.meanMs), `~${ms(f.p50Ms)}`, `~${ms(f.p99Ms)}`, ""])
     ]))
+    const q = results.e2eQuarter
+    if (q !== undefined) {
+      out.push(`   At ${q.rate} signals/s: ${q.sent} sent, ${q.errors} errors, ${q.matched} orders at the exchange; app CPU ${q.appCpuSecondsPer1000.toFixed(2)} s per 1,000 signals`)
+      const queue = Object.entries(q.breakdown).find(([k]) => k.startsWith("queue wait"))?.[1]
+      out.push(table(["measure (ms)", "mean", "p50", "p99", "max"], [
+        ["webhook answer", ms(q.webhookLatencyMs.mean), ms(q.webhookLatencyMs.p50), ms(q.webhookLatencyMs.p99), ms(q.webhookLatencyMs.max, 1)],
+        ["signal sent → order request at exchange", ms(q.signalToExchangeMs.mean), ms(q.signalToExchangeMs.p50), ms(q.signalToExchangeMs.p99), ms(q.signalToExchangeMs.max, 1)],
+        ...(queue === undefined ? [] : [[`queue wait [${queue.count}]`, ms(queue.meanMs), `~${ms(queue.p50Ms)}`, `~${ms(queue.p99Ms)}`, ""]])
+      ]))
+    }
     out.push("   (~ = interpolated within the app's histogram buckets: 1, 2.5, 5, 10, 25 ms …)")
   }
   const r = results.resources
