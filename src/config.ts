@@ -66,6 +66,11 @@ export interface AppConfigShape {
     readonly paperBalanceUsdt: string
     readonly approvalTimeoutSeconds: number
     readonly reconcileIntervalSeconds: number
+    /**
+     * How long an exchange price read for one order is reused for the next orders of the same symbol
+     * (sizing and checks before sending); 0 = ask the exchange for every order.
+     */
+    readonly orderPriceMaxAgeMs: number
     readonly queueCapacity: number
     /** Consecutive transient exchange failures that open the circuit breaker. */
     readonly breakerThreshold: number
@@ -449,6 +454,7 @@ export const loadConfig: Effect.Effect<AppConfigShape, ConfigInvalid> = Effect.g
     paperBalanceUsdt: yield* paperBalance,
     approvalTimeoutSeconds: yield* int("APPROVAL_TIMEOUT_SECONDS", 300, 1, 86_400),
     reconcileIntervalSeconds: yield* int("RECONCILE_INTERVAL_SECONDS", 60, 1, 3_600),
+    orderPriceMaxAgeMs: yield* int("ORDER_PRICE_MAX_AGE_MS", 1_000, 0, 60_000),
     queueCapacity: yield* int("SIGNAL_QUEUE_CAPACITY", 1_000, 1, 1_000_000),
     breakerThreshold: yield* int("EXCHANGE_BREAKER_THRESHOLD", 3, 1, 100),
     breakerCooldownSeconds: yield* int("EXCHANGE_BREAKER_COOLDOWN_SECONDS", 30, 1, 3_600),

@@ -187,8 +187,22 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
           (e) => Effect.fail(new Refused(`${what}: ${e.message}`))
         ) as Effect.Effect<A, Exclude<E, ExchangeRejectedError> | Refused, R>
 
+      // The exchange's price of a symbol, reused for ORDER_PRICE_MAX_AGE_MS: the next order of the
+      // same symbol (a reversal's close + open, a burst) is sized without another round trip on the
+      // path to the exchange. Only prices the exchange gave are kept.
+      const priceMaxAgeMs = config.trading.orderPriceMaxAgeMs
+      const recentPrices = new Map<string, { readonly price: BigDecimal.BigDecimal; readonly at: number }>()
+      const exchangePrice = (symbol: string) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const recent = recentPrices.get(symbol)
+          if (recent !== undefined && now - recent.at < priceMaxAgeMs) return Effect.succeed(recent.price)
+          return guard(exchange.lastPrice(symbol)).pipe(
+            Effect.tap((price) => Effect.sync(() => void (priceMaxAgeMs > 0 && recentPrices.set(symbol, { price, at: now }))))
+          )
+        })
+
       const referencePrice = (order: OrderRow) =>
-        guard(exchange.lastPrice(order.symbol)).pipe(
+        exchangePrice(order.symbol).pipe(
           refuseOn(`could not read the price of ${order.symbol}`),
           Effect.map((p): BigDecimal.BigDecimal | undefined => p),
           Effect.catchTag("PriceUnavailable", () => Effect.succeed(undefined)),

@@ -220,6 +220,44 @@ layer(layerTestDatabase, { excludeTestServices: true, timeout: 120_000 })("order
         expect(JSON.parse(entry["takeProfit"]!)).toEqual({ type: "TAKE_PROFIT_MARKET", stopPrice: 70000, workingType: "MARK_PRICE" })
       })))
 
+  const priceReads = (fake: FakeBingx, symbol: string) =>
+    fake.requests("/openApi/swap/v2/quote/price", "GET").filter((r) => r.params["symbol"] === symbol).length
+
+  it.effect("the price read for one order sizes the next orders of its symbol for ORDER_PRICE_MAX_AGE_MS (one round trip less)", () =>
+    withLive((fake) =>
+      Effect.gen(function*() {
+        const first = yield* insertOrder({ quantity: null, marginUsdt: "100", leverage: 5 })
+        const second = yield* insertOrder({ quantity: null, marginUsdt: "100", leverage: 5 })
+        const other = yield* insertOrder({ symbol: "SOL-USDT", quantity: "0.1" })
+        yield* offer(first)
+        yield* waitForStatus([first], ["filled"])
+        fake.prices.set("BTC-USDT", "50000")
+        yield* offer(second)
+        yield* offer(other, "SOL-USDT")
+        yield* waitForStatus([second, other], ["filled"])
+        // Both sized with the price read for the first: 100 × 5 / 65000.5 → 0.0076.
+        expect((yield* orderState(first)).quantity).toBe("0.0076")
+        expect((yield* orderState(second)).quantity).toBe("0.0076")
+        expect(priceReads(fake, "BTC-USDT")).toBe(1)
+        expect(priceReads(fake, "SOL-USDT")).toBe(1)
+      }), { env: { ORDER_PRICE_MAX_AGE_MS: "60000" } }))
+
+  it.effect("ORDER_PRICE_MAX_AGE_MS=0: every order asks the exchange for its price", () =>
+    withLive((fake) =>
+      Effect.gen(function*() {
+        const first = yield* insertOrder({ quantity: null, marginUsdt: "100", leverage: 5 })
+        const second = yield* insertOrder({ quantity: null, marginUsdt: "100", leverage: 5 })
+        yield* offer(first)
+        yield* waitForStatus([first], ["filled"])
+        fake.prices.set("BTC-USDT", "50000")
+        yield* offer(second)
+        yield* waitForStatus([second], ["filled"])
+        expect((yield* orderState(first)).quantity).toBe("0.0076")
+        // 100 × 5 / 50000 = 0.01
+        expect((yield* orderState(second)).quantity).toBe("0.01")
+        expect(priceReads(fake, "BTC-USDT")).toBe(2)
+      }), { env: { ORDER_PRICE_MAX_AGE_MS: "0" } }))
+
   it.effect("a margin-type or leverage refusal stops the order with a clear reason", () =>
     withLive((fake) =>
       Effect.gen(function*() {

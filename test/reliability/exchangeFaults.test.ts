@@ -38,7 +38,9 @@ const env = {
   EXCHANGE_BREAKER_THRESHOLD: "2",
   EXCHANGE_BREAKER_COOLDOWN_SECONDS: "1",
   RECONCILE_INTERVAL_SECONDS: "2",
-  SIGNAL_MAX_AGE_SECONDS: "60"
+  SIGNAL_MAX_AGE_SECONDS: "60",
+  // Faults are injected into the price request: every order must make one.
+  ORDER_PRICE_MAX_AGE_MS: "0"
 }
 
 /** One alert for `symbol`; returns the order id (the webhook answered 201 with a pending order). */
