@@ -5,7 +5,7 @@
  */
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
+import { freePort } from "../../scripts/bench/util.ts"
 import * as Os from "node:os"
 import * as Path from "node:path"
 
@@ -18,16 +18,6 @@ const binDir = (): string => {
   }
   throw new Error("no PostgreSQL server binaries under /usr/lib/postgresql (apt-get install postgresql)")
 }
-
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = Net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as Net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
 
 const asPostgres = (command: string, args: ReadonlyArray<string>) => {
   const isRoot = process.getuid?.() === 0
