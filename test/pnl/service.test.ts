@@ -257,6 +257,7 @@ describe(`PnlService (${DB})`, () => {
 
   it.live("fills come in from FillEvents; a fill never published is picked up by the periodic sweep", () =>
     withDatabase(Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
       const registry: Metric.MetricRegistry = new Map()
       // No periodic sweep here (1 hour): only the event can apply the fill.
       yield* Effect.gen(function*() {
@@ -267,15 +268,44 @@ describe(`PnlService (${DB})`, () => {
         const open = yield* eventually(pnl.positionsJson, (ps) => ps.length === 1)
         expect(open[0]).toMatchObject({ symbol: "BTC-USDT", side: "long", quantity: "1", entry_price: "100" })
       }).pipe(Effect.provide(layerPnlProcess(registry)), Effect.provideService(Metric.MetricRegistry, registry))
-      // Sweep every 200 ms: a fill stored after start and never published is applied anyway.
+      // Sweep every 200 ms: a fill stored after start and never published is applied anyway (watched in
+      // the table and the gauges: a read of the book would apply it itself).
       yield* Effect.gen(function*() {
-        const pnl = yield* PnlService
-        yield* insertFill({ symbol: "BTC-USDT", action: "sell", quantity: "1", price: "90" })
-        const realised = yield* eventually(Effect.map(pnl.totals, (t) => plain(t.realised)), (r) => r === "-10")
-        expect(realised).toBe("-10")
+        const fill = yield* insertFill({ symbol: "BTC-USDT", action: "sell", quantity: "1", price: "90" })
+        const applied = sql<{ applied: boolean }>`
+          SELECT pnl_applied_at IS NOT NULL AS applied FROM fills WHERE id = ${fill.fillId}::bigint`
+        yield* eventually(applied, (rows) => rows[0]?.applied === true)
         expect((yield* readGauges(registry)).total).toBe(-10)
+        expect(plain((yield* (yield* PnlService).totals).realised)).toBe("-10")
       }).pipe(
         Effect.provide(layerPnlProcess(registry, { sweepInterval: "200 millis" })),
+        Effect.provideService(Metric.MetricRegistry, registry)
+      )
+    })), { timeout: 60_000 })
+
+  it.live("a read of the book includes every recorded fill, even one no event or sweep has applied yet", () =>
+    withDatabase(Effect.gen(function*() {
+      const registry: Metric.MetricRegistry = new Map()
+      const exchange = fakeExchangeState({ "BTC-USDT": "110" })
+      // No sweep (1 hour) and no event published: only the reads can apply these fills.
+      yield* Effect.gen(function*() {
+        const pnl = yield* PnlService
+        yield* insertFill({ symbol: "BTC-USDT", action: "buy", quantity: "2", price: "100", fee: "0.1" })
+        const parts = yield* pnl.botStatusParts
+        expect(parts.pnl).toMatchObject({ realized: "0", unrealized: "20", fees: "0.1" })
+        expect(parts.open_positions).toMatchObject([{ symbol: "BTC-USDT", side: "long", quantity: "2", entry_price: "100" }])
+        yield* insertFill({ symbol: "BTC-USDT", action: "sell", quantity: "1", price: "105", fee: "0.05" })
+        expect(plain((yield* pnl.totals).realised)).toBe("5")
+        yield* insertFill({ symbol: "BTC-USDT", action: "sell", quantity: "1", price: "120", fee: "0.06" })
+        expect(yield* pnl.positionsJson).toEqual([])
+        expect((yield* pnl.periodSummary("all")).realized).toBe("25")
+        yield* insertFill({ symbol: "BTC-USDT", action: "buy", quantity: "1", price: "100" })
+        // Header + the four fills, the last applied by this read.
+        expect((yield* pnl.csvReport({ from: undefined, to: undefined })).trim().split("\n")).toHaveLength(5)
+        expect(yield* pnl.catchUp).toBe(0)
+        expect((yield* readGauges(registry)).total).toBe(25)
+      }).pipe(
+        Effect.provide(layerPnlProcess(registry, undefined, layerFakeExchange(exchange))),
         Effect.provideService(Metric.MetricRegistry, registry)
       )
     })), { timeout: 60_000 })
