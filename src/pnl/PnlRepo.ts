@@ -109,12 +109,18 @@ interface PendingRow {
   readonly leverage: number | null
 }
 
+export interface AppliedBatch {
+  readonly applied: ReadonlyArray<AppliedFill>
+  readonly drained: boolean
+}
+
 export interface PnlRepoShape {
   /**
-   * Applies up to `limit` of the oldest unapplied fills, in id order (one transaction); empty when
-   * every fill is applied.
+   * Applies up to `limit` of the oldest unapplied fills, in id order (one transaction). `drained`:
+   * no fill was left unapplied when the batch was read (fewer than `limit` were pending and the book
+   * took them all), so another call now would find only fills recorded since.
    */
-  readonly applyBatch: (limit: number) => Effect.Effect<ReadonlyArray<AppliedFill>, SqlError | PnlLedgerError>
+  readonly applyBatch: (limit: number) => Effect.Effect<AppliedBatch, SqlError | PnlLedgerError>
   /** Whether a fill exists and is applied (undefined: no such fill). */
   readonly isApplied: (fillId: string) => Effect.Effect<boolean | undefined, SqlError>
   readonly slots: Effect.Effect<ReadonlyArray<StoredSlot>, SqlError>
@@ -153,7 +159,7 @@ export class PnlRepo extends Context.Service<PnlRepo, PnlRepoShape>()("tvtelegra
           WHERE f.pnl_applied_at IS NULL
           ORDER BY f.id
           LIMIT ${limit}`
-        if (pending.length === 0) return []
+        if (pending.length === 0) return { applied: [], drained: true }
         const rows = yield* sql<SlotRow>`
           SELECT ${sql.unsafe(SLOT_COLUMNS)} FROM pnl_positions ORDER BY symbol, slot FOR UPDATE`
         const states = new Map<string, SlotState>()
@@ -199,18 +205,23 @@ export class PnlRepo extends Context.Service<PnlRepo, PnlRepoShape>()("tvtelegra
             totalRealised: realisedOf(undefined)
           })
         }
-        for (const [key, { symbol, slot }] of touched) {
-          const s = states.get(key)!
-          yield* sql`
-            INSERT INTO pnl_positions (symbol, slot, side, quantity, cost, realised, fees, fills, leverage, opened_at, updated_at)
-            VALUES (${symbol}, ${slot}, ${s.side ?? null}, ${plain(s.leg.quantity)}::numeric, ${plain(s.leg.cost)}::numeric,
+        // Every touched slot in one statement (exact decimal strings, cast by Postgres).
+        const slotRows = sql.csv(
+          [...touched].map(([key, { symbol, slot }]) => {
+            const s = states.get(key)!
+            return sql`(${symbol}, ${slot}, ${s.side ?? null}, ${plain(s.leg.quantity)}::numeric, ${plain(s.leg.cost)}::numeric,
                     ${plain(s.realised)}::numeric, ${plain(s.fees)}::numeric, ${s.fills}::bigint, ${s.leverage ?? null}::integer,
-                    ${s.openedAt?.toISOString() ?? null}::timestamptz, now())
-            ON CONFLICT (symbol, slot) DO UPDATE SET
-              side = EXCLUDED.side, quantity = EXCLUDED.quantity, cost = EXCLUDED.cost, realised = EXCLUDED.realised,
-              fees = EXCLUDED.fees, fills = EXCLUDED.fills, leverage = EXCLUDED.leverage, opened_at = EXCLUDED.opened_at,
-              updated_at = now()`
-        }
+                    ${s.openedAt?.toISOString() ?? null}::timestamptz, now())`
+          })
+        )
+        // (At least one fill is applied here: a refusal of the first one failed above.)
+        yield* sql`
+          INSERT INTO pnl_positions (symbol, slot, side, quantity, cost, realised, fees, fills, leverage, opened_at, updated_at)
+          VALUES ${slotRows}
+          ON CONFLICT (symbol, slot) DO UPDATE SET
+            side = EXCLUDED.side, quantity = EXCLUDED.quantity, cost = EXCLUDED.cost, realised = EXCLUDED.realised,
+            fees = EXCLUDED.fees, fills = EXCLUDED.fills, leverage = EXCLUDED.leverage, opened_at = EXCLUDED.opened_at,
+            updated_at = now()`
         const marks = JSON.stringify(applied.map((a) => ({
           id: a.fillId,
           realised: plain(a.outcome.realised),
@@ -227,7 +238,7 @@ export class PnlRepo extends Context.Service<PnlRepo, PnlRepoShape>()("tvtelegra
           const first = applied.find((a) => !done.has(a.fillId))!
           return yield* new PnlLedgerError({ fillId: first.fillId, message: `fill ${first.fillId} was applied concurrently` })
         }
-        return applied
+        return { applied, drained: pending.length < limit && applied.length === pending.length }
       }))
 
     const isApplied = (fillId: string) =>

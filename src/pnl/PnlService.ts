@@ -103,6 +103,12 @@ export interface PnlServiceOptions {
   readonly exchangeTimeout?: Duration.Input
   /** Period of the sweep for unapplied fills. Default RECONCILE_INTERVAL_SECONDS. */
   readonly sweepInterval?: Duration.Input
+  /**
+   * How long the applier waits after a fill event before applying, so the fills of a burst share
+   * one ledger transaction. Default 20 ms; reads of the book apply pending fills themselves, so this
+   * delays only the gauges.
+   */
+  readonly applyDelay?: Duration.Input
 }
 
 const positionJson = (p: OpenPosition): PositionJson => ({
@@ -134,6 +140,7 @@ export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("
       const balancesTtl = Duration.toMillis(Duration.fromInputUnsafe(options.balancesTtl ?? "5 seconds"))
       const balancesMaxStale = Duration.toMillis(Duration.fromInputUnsafe(options.balancesMaxStale ?? "5 minutes"))
       const exchangeTimeout = Duration.fromInputUnsafe(options.exchangeTimeout ?? "3 seconds")
+      const applyDelay = Duration.fromInputUnsafe(options.applyDelay ?? "20 millis")
       const sweepInterval = Duration.fromInputUnsafe(
         options.sweepInterval ?? Duration.seconds(config.trading.reconcileIntervalSeconds)
       )
@@ -159,19 +166,23 @@ export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("
           : Effect.logDebug(line)
       }
 
-      /** Applies all pending fills, in batches of up to 100 per transaction; gauges follow every fill. */
+      /**
+       * Applies all pending fills, in batches of up to 100 per transaction; gauges follow every fill.
+       * Stops after a batch that drained the backlog (no extra transaction to find nothing): a fill
+       * recorded meanwhile is published (another catch-up), read (reads catch up) or swept.
+       */
       const catchUp = Semaphore.withPermit(
         applying,
         Effect.gen(function*() {
           let count = 0
           while (true) {
             const batch = yield* repo.applyBatch(APPLY_BATCH)
-            if (batch.length === 0) return count
-            for (const applied of batch) {
+            for (const applied of batch.applied) {
               count++
               yield* setGauges(applied)
               yield* logApplied(applied)
             }
+            if (batch.drained) return count
           }
         })
       ).pipe(Effect.withSpan("PnlService.catch_up"))
@@ -361,8 +372,11 @@ export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("
       )
       yield* Effect.gen(function*() {
         while (true) {
-          // Waits for a fill; a burst of fills needs one catch-up, so take all that are waiting.
+          // Waits for a fill, lets the rest of a burst be recorded, then applies them all in one
+          // catch-up (their events are taken: the catch-up reads every pending fill from the table).
           yield* PubSub.takeAll(subscription)
+          if (Duration.isGreaterThan(applyDelay, Duration.zero)) yield* Effect.sleep(applyDelay)
+          yield* PubSub.takeUpTo(subscription, Number.MAX_SAFE_INTEGER)
           yield* catchUp.pipe(Effect.catchCause(reportFailure("applying a new fill")))
         }
       }).pipe(Effect.forkScoped)

@@ -7,6 +7,7 @@ import { Context, Effect, Layer, Metric } from "effect"
 import { SqlClient } from "effect/sql"
 import { FillEvents } from "../../src/orders/FillEvents.ts"
 import { parse, plain } from "../../src/pnl/decimal.ts"
+import { PnlRepo } from "../../src/pnl/PnlRepo.ts"
 import { PnlService } from "../../src/pnl/PnlService.ts"
 import { layerTestConfigAndDatabase, realPostgresUrl } from "../support/db.ts"
 import {
@@ -308,6 +309,42 @@ describe(`PnlService (${DB})`, () => {
         Effect.provide(layerPnlProcess(registry, undefined, layerFakeExchange(exchange))),
         Effect.provideService(Metric.MetricRegistry, registry)
       )
+    })), { timeout: 60_000 })
+
+  it.live("the fills of a burst share one ledger transaction, and a batch that drains the backlog ends the catch-up", () =>
+    withDatabase(Effect.gen(function*() {
+      const registry: Metric.MetricRegistry = new Map()
+      // Fills taken per ledger transaction, in order (PnlRepo.applyBatch, counted).
+      const batches: Array<number> = []
+      const countingRepo = Layer.effect(
+        PnlRepo,
+        Effect.map(PnlRepo.make, (repo) =>
+          PnlRepo.of({
+            ...repo,
+            applyBatch: (limit) => Effect.tap(repo.applyBatch(limit), (b) => Effect.sync(() => batches.push(b.applied.length)))
+          }))
+      )
+      const layer = PnlService.layerNoDeps({ sweepInterval: "1 hour", applyDelay: "1 second" }).pipe(
+        Layer.provide(countingRepo),
+        Layer.provideMerge(Layer.fresh(FillEvents.layer)),
+        Layer.provide(Layer.succeed(Metric.MetricRegistry, registry))
+      )
+      yield* Effect.gen(function*() {
+        const pnl = yield* PnlService
+        const events = yield* FillEvents
+        expect(batches).toEqual([0]) // the catch-up at start: nothing stored
+        // Five fills recorded and announced a few milliseconds apart, as the order actor would.
+        for (let i = 0; i < 5; i++) {
+          yield* events.publish(yield* insertFill({ symbol: "BTC-USDT", action: "buy", quantity: "1", price: `${100 + i}` }))
+          yield* Effect.sleep("5 millis")
+        }
+        yield* eventually(Effect.sync(() => batches.length), (n) => n > 1)
+        yield* Effect.sleep("300 millis")
+        // One transaction for the burst; it drained the backlog, so no second one to find nothing.
+        expect(batches).toEqual([0, 5])
+        expect((yield* readGauges(registry)).bySymbol["BTC-USDT"]).toBe(0)
+        expect(yield* pnl.positionsJson).toMatchObject([{ symbol: "BTC-USDT", side: "long", quantity: "5", entry_price: "102" }])
+      }).pipe(Effect.provide(layer), Effect.provideService(Metric.MetricRegistry, registry))
     })), { timeout: 60_000 })
 
   it.live("a fill the book refuses stops the batch: the fills before it count, it and those after it wait", () =>
