@@ -311,8 +311,8 @@ export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("
        * fail the read (the applier reports it); the figures then leave the pending fills out.
        */
       const settled = catchUp.pipe(
-        Effect.catchCause((cause) =>
-          Effect.logWarning("PnL: pending fills could not be applied before this read; the figures leave them out", cause)
+        Effect.catch((error) =>
+          Effect.logWarning(`PnL: pending fills could not be applied before this read; the figures leave them out: ${error.message}`)
         )
       )
       const currentSlots = Effect.andThen(settled, repo.slots)
@@ -329,7 +329,7 @@ export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("
         const window = periodWindow(period, now)
         yield* settled
         const rows = yield* repo.periodBySymbol(window.from, window.to)
-        const positions = yield* openPositions
+        const positions = yield* Effect.flatMap(repo.slots, withMarks)
         return periodSummaryJson(period, window, rows, sumUnrealised(positions))
       })
 
