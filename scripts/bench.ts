@@ -640,6 +640,9 @@ const report = (): string => {
     }
     out.push(table(["run", "req/s", "p50", "p99", "max", "errors", "app/baseline", "CPU s/1000"], rows))
   }
+  // One row of an end-to-end table: a measured latency, or an app histogram (~ = interpolated).
+  const latencyRow = (label: string, l: LatencySummary) => [label, ms(l.mean), ms(l.p50), ms(l.p99), ms(l.max, 1)]
+  const histogramRow = (label: string, f: HistogramFigures) => [`${label} [${f.count}]`, ms(f.meanMs), `~${ms(f.p50Ms)}`, `~${ms(f.p99Ms)}`, ""]
   const e = results.e2e
   if (e !== undefined) {
     out.push(
@@ -648,18 +651,18 @@ const report = (): string => {
         `${e.sent} sent, ${e.errors} errors, ${e.matched} orders at the exchange; app CPU ${e.appCpuSecondsPer1000.toFixed(2)} s per 1,000 signals`
     )
     out.push(table(["measure (ms)", "mean", "p50", "p99", "max"], [
-      ["webhook answer", ms(e.webhookLatencyMs.mean), ms(e.webhookLatencyMs.p50), ms(e.webhookLatencyMs.p99), ms(e.webhookLatencyMs.max, 1)],
-      ["signal sent → order request at exchange", ms(e.signalToExchangeMs.mean), ms(e.signalToExchangeMs.p50), ms(e.signalToExchangeMs.p99), ms(e.signalToExchangeMs.max, 1)],
-      ...Object.entries(e.breakdown).map(([k, f]) => [`${k} [${f.count}]`, ms(f.meanMs), `~${ms(f.p50Ms)}`, `~${ms(f.p99Ms)}`, ""])
+      latencyRow("webhook answer", e.webhookLatencyMs),
+      latencyRow("signal sent → order request at exchange", e.signalToExchangeMs),
+      ...Object.entries(e.breakdown).map(([k, f]) => histogramRow(k, f))
     ]))
     const q = results.e2eQuarter
     if (q !== undefined) {
       out.push(`   At ${q.rate} signals/s: ${q.sent} sent, ${q.errors} errors, ${q.matched} orders at the exchange; app CPU ${q.appCpuSecondsPer1000.toFixed(2)} s per 1,000 signals`)
       const queue = Object.entries(q.breakdown).find(([k]) => k.startsWith("queue wait"))?.[1]
       out.push(table(["measure (ms)", "mean", "p50", "p99", "max"], [
-        ["webhook answer", ms(q.webhookLatencyMs.mean), ms(q.webhookLatencyMs.p50), ms(q.webhookLatencyMs.p99), ms(q.webhookLatencyMs.max, 1)],
-        ["signal sent → order request at exchange", ms(q.signalToExchangeMs.mean), ms(q.signalToExchangeMs.p50), ms(q.signalToExchangeMs.p99), ms(q.signalToExchangeMs.max, 1)],
-        ...(queue === undefined ? [] : [[`queue wait [${queue.count}]`, ms(queue.meanMs), `~${ms(queue.p50Ms)}`, `~${ms(queue.p99Ms)}`, ""]])
+        latencyRow("webhook answer", q.webhookLatencyMs),
+        latencyRow("signal sent → order request at exchange", q.signalToExchangeMs),
+        ...(queue === undefined ? [] : [histogramRow("queue wait", queue)])
       ]))
     }
     out.push("   (~ = interpolated within the app's histogram buckets: 1, 2.5, 5, 10, 25 ms …)")

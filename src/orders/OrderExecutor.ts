@@ -193,11 +193,11 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
       const priceMaxAgeMs = config.trading.orderPriceMaxAgeMs
       const recentPrices = new Map<string, { readonly price: BigDecimal.BigDecimal; readonly at: number }>()
       const exchangePrice = (symbol: string) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        priceMaxAgeMs === 0 ? guard(exchange.lastPrice(symbol)) : Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const recent = recentPrices.get(symbol)
           if (recent !== undefined && now - recent.at < priceMaxAgeMs) return Effect.succeed(recent.price)
           return guard(exchange.lastPrice(symbol)).pipe(
-            Effect.tap((price) => Effect.sync(() => void (priceMaxAgeMs > 0 && recentPrices.set(symbol, { price, at: now }))))
+            Effect.tap((price) => Effect.sync(() => recentPrices.set(symbol, { price, at: now })))
           )
         })
 

@@ -316,8 +316,10 @@ export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("
         )
       )
       const currentSlots = Effect.andThen(settled, repo.slots)
+      /** Open positions with marks, as stored (callers settle first). */
+      const storedPositions = Effect.flatMap(repo.slots, withMarks)
 
-      const openPositions = Effect.flatMap(currentSlots, withMarks).pipe(Effect.withSpan("PnlService.open_positions"))
+      const openPositions = Effect.andThen(settled, storedPositions).pipe(Effect.withSpan("PnlService.open_positions"))
 
       const totals = Effect.gen(function*() {
         const slots = yield* currentSlots
@@ -329,7 +331,7 @@ export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("
         const window = periodWindow(period, now)
         yield* settled
         const rows = yield* repo.periodBySymbol(window.from, window.to)
-        const positions = yield* Effect.flatMap(repo.slots, withMarks)
+        const positions = yield* storedPositions
         return periodSummaryJson(period, window, rows, sumUnrealised(positions))
       })
 

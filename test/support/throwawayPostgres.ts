@@ -5,9 +5,9 @@
  */
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
-import { freePort } from "../../scripts/bench/util.ts"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { freePort } from "../../scripts/bench/util.ts"
 
 const binDir = (): string => {
   const root = "/usr/lib/postgresql"
