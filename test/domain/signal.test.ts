@@ -58,7 +58,29 @@ describe("normaliseSymbol", () => {
     ["BINANCE:1000PEPEUSDT.P", "1000PEPE-USDT"],
     ["ETHUSDC", "ETH-USDC"],
     ["BTC-PERP", "BTC-USDT"],
-    ["LUNA-PERP", "LUNA-USDT"]
+    ["LUNA-PERP", "LUNA-USDT"],
+    // BingX's own perpetual swaps on TradingView: BINGX:BTCUSDT.PS, {{ticker}} = BTCUSDT.PS
+    ["BINGX:BTCUSDT.PS", "BTC-USDT"],
+    ["BTCUSDT.PS", "BTC-USDT"],
+    ["bingx:ethusdt.ps", "ETH-USDT"],
+    ["BINGX:1000PEPEUSDT.PS", "1000PEPE-USDT"],
+    ["BINGX:ETHUSDC.PS", "ETH-USDC"],
+    // Other signal services' pair forms
+    ["BTCUSDT.P", "BTC-USDT"],
+    ["BTC_USDT", "BTC-USDT"],
+    ["BTCUSDT_PERP", "BTC-USDT"],
+    ["BTC-USDT-PERP", "BTC-USDT"],
+    ["BTC_USDT_SWAP", "BTC-USDT"],
+    ["USDT_BTC", "BTC-USDT"],
+    ["USDC_ETH", "ETH-USDC"],
+    ["USDT_BTCUSDT", "BTC-USDT"],
+    ["USDT_1000PEPEUSDT", "1000PEPE-USDT"],
+    ["BTC/USDC:USDC", "BTC-USDC"],
+    ["BTCUSDT_UMCBL", "BTC-USDT"],
+    ["BTCUSDTM", "BTC-USDT"],
+    ["XBTUSDTM", "BTC-USDT"],
+    ["ETHUSDCM", "ETH-USDC"],
+    ["XBT/USDT", "BTC-USDT"]
   ]
   it.each(accepted)("%s → %s", (input, expected) => {
     expect(normaliseSymbol(input)).toEqual({ ok: true, value: expected })
@@ -71,7 +93,19 @@ describe("normaliseSymbol", () => {
     ["BTC-USDT-XYZ", "BASE-USDT"],
     ["BTÇUSDT", "BASE-USDT"],
     ["{{ticker}}", "placeholder {{ticker}}"],
-    ["", "empty"]
+    ["", "empty"],
+    // Coin-margined or non-USDT/USDC quotes, and forms that could be read two ways, stay refused.
+    ["BINGX:BTCUSD.PS", "BASE-USDT"],
+    ["BTCUSD_PERP", "BASE-USDT"],
+    ["BTC-PERPETUAL", "BASE-USDT"],
+    ["PF_XBTUSD", "BASE-USDT"],
+    ["BTCUSD_DMCBL", "BASE-USDT"],
+    ["USD_BTC", "BASE-USDT"],
+    ["USDT_BTCUSDC", "BASE-USDT"],
+    ["USDT_BTCUSD", "BASE-USDT"],
+    ["USDT-PERP", "BASE-USDT"],
+    ["BTCUSDT.PSX", "BASE-USDT"],
+    ["BTC_ETH", "BASE-USDT"]
   ]
   it.each(rejected)("refuses %j", (input, words) => {
     const r = normaliseSymbol(input)

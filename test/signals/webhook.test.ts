@@ -57,6 +57,26 @@ const templates: ReadonlyArray<Template> = [
     order: { status: "pending", quantity: "0.01", price: "65000.5", client_order_id: null }
   },
   {
+    name: "the alert message on a BingX perpetual chart: {{ticker}} = BTCUSDT.PS (BINGX:BTCUSDT.PS)",
+    body: (time) =>
+      JSON.parse(
+        alertMessage(T)
+          .replace("{{ticker}}", "BTCUSDT.PS")
+          .replace("{{strategy.order.action}}", "sell")
+          .replace("{{strategy.market_position}}", "short")
+          .replace("{{strategy.prev_market_position}}", "flat")
+          .replace("{{strategy.order.contracts}}", "0.02")
+          .replace("{{close}}", "65000.5")
+          .replace("{{timenow}}", time)
+      ),
+    signal: { symbol: "BTC-USDT", action: "sell", position_side: "short", reduce_only: false, quantity: "0.02" }
+  },
+  {
+    name: "3Commas-style pair, quote first (USDT_ETH)",
+    body: (time) => ({ secret: T, pair: "USDT_ETH", action: "buy", qty: "0.5", timestamp: time }),
+    signal: { symbol: "ETH-USDT", action: "buy", quantity: "0.5" }
+  },
+  {
     name: "same JSON sent as text/plain",
     contentType: "text/plain",
     body: (time) =>
@@ -440,6 +460,13 @@ layer(layerTestApp(appEnv), { excludeTestServices: true, timeout: "120 seconds" 
       status: 422,
       error: "invalid signal",
       fields: [{ field: "symbol", problem: expect.stringContaining("BASE-USDT") }]
+    },
+    {
+      name: "BingX coin-margined ticker (BINGX:BTCUSD.PS)",
+      body: { secret: T, symbol: "BINGX:BTCUSD.PS", action: "buy", qty: 1 },
+      status: 422,
+      error: "invalid signal",
+      fields: [{ field: "symbol", problem: expect.stringContaining("\"BINGX:BTCUSD.PS\" is not a symbol we can trade: BingX perpetuals are BASE-USDT or BASE-USDC") }]
     },
     {
       name: "close without a side",
