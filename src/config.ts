@@ -9,6 +9,7 @@
 import { Config, ConfigProvider, Context, Data, Effect, Layer, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import type { PaperPriceFallback } from "./domain/vocabulary.ts"
 
 export type Role = "all" | "api" | "bot"
 export type TradingMode = "paper" | "live"
@@ -82,6 +83,11 @@ export interface AppConfigShape {
     readonly paperPositionMode: "one_way" | "hedge"
     /** How often the paper exchange refreshes prices to trigger attached stop-loss / take-profit. */
     readonly paperPriceRefreshSeconds: number
+    /**
+     * Without BingX's public price a paper order fills at the alert's price (`alert`, each such fill
+     * marked and warned about) or is rejected (`refuse`, the default).
+     */
+    readonly paperPriceFallback: PaperPriceFallback
   }
   readonly bingx: {
     readonly apiKey: Redacted.Redacted<string> | undefined
@@ -464,7 +470,8 @@ export const loadConfig: Effect.Effect<AppConfigShape, ConfigInvalid> = Effect.g
       "one-way": "one_way",
       dual: "hedge"
     }),
-    paperPriceRefreshSeconds: yield* int("PAPER_PRICE_REFRESH_SECONDS", 5, 1, 3_600)
+    paperPriceRefreshSeconds: yield* int("PAPER_PRICE_REFRESH_SECONDS", 5, 1, 3_600),
+    paperPriceFallback: yield* oneOf("PAPER_PRICE_FALLBACK", ["alert", "refuse"] as const, "refuse")
   }
   const bingx = {
     apiKey: yield* secret("BINGX_API_KEY"),

@@ -9,6 +9,7 @@
  */
 import { Data, Effect, Schema } from "effect"
 import { ORDER_STATUSES } from "../domain/order.ts"
+import { PriceSource } from "../domain/vocabulary.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Scalars
@@ -123,6 +124,8 @@ export const Fill = Schema.Struct({
   price: Decimal,
   fee: Decimal,
   fee_asset: Schema.String,
+  /** `exchange`, or `alert` for a paper fill at the signal's price; null for fills recorded before sources were kept. */
+  price_source: Schema.NullOr(PriceSource),
   filled_at: Timestamp
 })
 export type Fill = typeof Fill.Type

@@ -215,6 +215,9 @@ export const orderUpdateText = (n: Extract<Notification, { _tag: "OrderUpdate" }
     `${icon} <b>Order #${e(n.orderId)} ${e(statusWord(n.status))}</b>`,
     `${e(n.symbol)} ${e(n.action.toUpperCase())} qty ${e(n.quantity ?? "n/a")}${n.price === null ? "" : ` @ ${e(n.price)}`}`
   ]
+  if (n.priceSource === "alert") {
+    lines.push("⚠️ Paper fill at the alert's price, not a market price: BingX's public price could not be had (PAPER_PRICE_FALLBACK=alert)")
+  }
   if (n.reason !== null) lines.push(`Reason: ${e(clip(n.reason, 1000))}`)
   return fitLines(lines)
 }

@@ -65,3 +65,11 @@ export type TradingMode = typeof TradingMode.Type
 /** One problem with one input field, as every 422 answer lists them: `{"field", "problem"}`. */
 export const FieldProblem = Schema.Struct({ field: Schema.String, problem: Schema.String })
 export type FieldProblem = typeof FieldProblem.Type
+
+/** Where a fill's price came from: the exchange's market, or the alert (paper mode without a market price). */
+export const PriceSource = Schema.Literals(["exchange", "alert"])
+export type PriceSource = typeof PriceSource.Type
+
+/** `PAPER_PRICE_FALLBACK`: what a paper order does when the exchange's public price cannot be had. */
+export const PaperPriceFallback = Schema.Literals(["alert", "refuse"])
+export type PaperPriceFallback = typeof PaperPriceFallback.Type

@@ -5,6 +5,7 @@
  * Decimals are `BigDecimal`; exchange order ids are strings (BingX ids exceed 2^53).
  */
 import { type BigDecimal, Context, Data, type Effect } from "effect"
+import type { PriceSource } from "../domain/vocabulary.ts"
 
 export type PositionMode = "one_way" | "hedge"
 export type ExchangeSide = "BUY" | "SELL"
@@ -60,6 +61,12 @@ export interface ExchangeOrder {
   /** Fee paid so far (positive = paid), in `feeAsset`. */
   readonly fee: BigDecimal.BigDecimal
   readonly feeAsset: string
+  /**
+   * Where `averagePrice` came from: `exchange` for every live order; a paper order says `alert` when
+   * it filled at the signal's price (PAPER_PRICE_FALLBACK=alert). Undefined: not recorded (a paper
+   * order stored before price sources were kept).
+   */
+  readonly priceSource: PriceSource | undefined
   readonly updatedAt: Date
 }
 

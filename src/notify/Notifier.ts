@@ -7,6 +7,7 @@
  */
 import { Context, Effect, Layer } from "effect"
 import type { OrderStatus } from "../domain/order.ts"
+import type { PriceSource } from "../domain/vocabulary.ts"
 
 export type Notification =
   | {
@@ -32,6 +33,8 @@ export type Notification =
     readonly status: OrderStatus
     readonly quantity: string | null
     readonly price: string | null
+    /** Where the announced fill's price came from (`alert`: a paper fill at the signal's price); null: no fill announced. */
+    readonly priceSource: PriceSource | null
     readonly reason: string | null
   }
   | {

@@ -34,6 +34,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import * as Crypto from "node:crypto"
 import { AppConfig, type MarginMode } from "../config.ts"
 import { isFinal, type OrderStatus } from "../domain/order.ts"
+import type { PriceSource } from "../domain/vocabulary.ts"
 import { dec, divide, floorTo, plain, roundTo, ZERO } from "../exchange/decimal.ts"
 import {
   type ContractRules,
@@ -77,6 +78,10 @@ export const exchangeSides = (
   // Hedge mode: BingX refuses reduceOnly; closing is the opposite side on the same positionSide.
   return { side, positionSide, reduceOnly: false, closing }
 }
+
+/** How a log line says where a fill's price came from. */
+const priceFrom = (source: PriceSource | null): string =>
+  source === "alert" ? "price from the alert, not the market" : source === "exchange" ? "price from the exchange" : "price source not recorded"
 
 /** The side a fill is booked on: hedge legs long/short, one-way (BOTH) is a net position (null). */
 const bookedSide = (positionSide: ExchangePositionSide): "long" | "short" | null =>
@@ -145,7 +150,8 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
       const backoff = (n: number, retryAfterMs: number | undefined) =>
         Effect.sleep(Duration.millis(Math.max(Math.min(retryBaseMs * 2 ** n, 15_000), retryAfterMs ?? 0)))
 
-      const notifyUpdate = (order: OrderRow) =>
+      /** `priceSource`: of the fill this update announces (null when it announces none). */
+      const notifyUpdate = (order: OrderRow, priceSource: PriceSource | null = null) =>
         notifier.notify({
           _tag: "OrderUpdate",
           orderId: order.id,
@@ -156,6 +162,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
             ? plain(dec(order.filled_quantity))
             : order.quantity === null ? null : plain(dec(order.quantity)),
           price: order.average_price === null ? null : plain(dec(order.average_price)),
+          priceSource,
           reason: order.reason
         })
 
@@ -352,6 +359,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
               price: plain(price),
               fee: plain(BigDecimal.subtract(ex.fee, feeSoFar)),
               feeAsset: ex.feeAsset,
+              priceSource: ex.priceSource,
               filledAt: ex.updatedAt
             }
           }
@@ -373,9 +381,9 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
             const log = isFinal(result.order.status) && result.order.status !== "filled" ? Effect.logWarning : Effect.logInfo
             yield* log(
               `order ${order.id} ${order.symbol} ${order.status} → ${result.order.status}` +
-                (result.fill === undefined ? "" : ` (${result.fill.quantity} @ ${result.fill.price})`)
+                (result.fill === undefined ? "" : ` (${result.fill.quantity} @ ${result.fill.price}, ${priceFrom(result.fill.price_source)})`)
             )
-            yield* notifyUpdate(result.order)
+            yield* notifyUpdate(result.order, result.fill?.price_source ?? null)
           }
           return result.order
         })
@@ -648,13 +656,15 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
             price: plain(event.price),
             fee: plain(event.fee),
             feeAsset: event.feeAsset,
+            // Triggers fire on market prices, at BingX and in the paper exchange alike.
+            priceSource: "exchange",
             filledAt: event.filledAt
           }
         })
         if (recorded === undefined) return
         yield* Effect.logInfo(`order ${recorded.order.id}: ${what} of order ${parent.id} filled ${plain(event.quantity)} @ ${plain(event.price)}`)
         yield* publishFill(recorded.order, recorded.fill)
-        yield* notifyUpdate(recorded.order)
+        yield* notifyUpdate(recorded.order, recorded.fill.price_source)
       })
 
       return OrderExecutor.of({ execute, reconcile, recordProtectiveFill, finish, clientOrderIdPrefix: prefix })

@@ -12,6 +12,7 @@ import { Context, Effect, Layer, Metric } from "effect"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 import { canTransition, isFinal, type OrderStatus } from "../domain/order.ts"
+import type { PriceSource } from "../domain/vocabulary.ts"
 import { orderTransitions, taggedBy } from "../telemetry/metrics.ts"
 
 export interface OrderRow {
@@ -53,6 +54,8 @@ export interface FillRow {
   readonly price: string
   readonly fee: string
   readonly fee_asset: string
+  /** `exchange` or `alert` (a paper fill at the signal's price); null for fills recorded before sources were kept. */
+  readonly price_source: PriceSource | null
   readonly filled_at: Date
 }
 
@@ -75,6 +78,8 @@ export interface NewFill {
   readonly price: string
   readonly fee: string
   readonly feeAsset: string
+  /** Where `price` came from; undefined only for a paper order stored before price sources were kept. */
+  readonly priceSource: PriceSource | undefined
   readonly filledAt: Date
 }
 
@@ -91,7 +96,7 @@ const COLUMNS = `id::text AS id, signal_id::text AS signal_id, symbol, action, p
   pending_since, submitted_at, completed_at`
 
 const FILL_COLUMNS = `id::text AS id, order_id::text AS order_id, fill_key, symbol, action, position_side,
-  quantity::text AS quantity, price::text AS price, fee::text AS fee, fee_asset, filled_at`
+  quantity::text AS quantity, price::text AS price, fee::text AS fee, fee_asset, price_source, filled_at`
 
 /** A fill row read back through `row_to_json` (timestamps arrive as text). */
 const fillFromJson = (f: FillRow): FillRow => ({ ...f, filled_at: new Date(f.filled_at) })
@@ -232,9 +237,9 @@ export class OrderRepo extends Context.Service<OrderRepo, {
 
     const insertFill = (order: OrderRow, fill: NewFill) =>
       Effect.map(
-        sql<FillRow>`INSERT INTO fills (order_id, fill_key, symbol, action, position_side, quantity, price, fee, fee_asset, filled_at)
+        sql<FillRow>`INSERT INTO fills (order_id, fill_key, symbol, action, position_side, quantity, price, fee, fee_asset, price_source, filled_at)
           VALUES (${order.id}::bigint, ${fill.fillKey}, ${order.symbol}, ${order.action}, ${fill.positionSide},
-            ${fill.quantity}::numeric, ${fill.price}::numeric, ${fill.fee}::numeric, ${fill.feeAsset}, ${fill.filledAt})
+            ${fill.quantity}::numeric, ${fill.price}::numeric, ${fill.fee}::numeric, ${fill.feeAsset}, ${fill.priceSource ?? null}, ${fill.filledAt})
           ON CONFLICT (fill_key) DO NOTHING
           RETURNING ${fillColumns}`,
         (rows) => rows[0]
@@ -265,9 +270,9 @@ export class OrderRepo extends Context.Service<OrderRepo, {
         const rows = yield* sql<OrderRow & { readonly fill: FillRow | null }>`
           WITH u AS (${update} RETURNING *),
           f AS (
-            INSERT INTO fills (order_id, fill_key, symbol, action, position_side, quantity, price, fee, fee_asset, filled_at)
+            INSERT INTO fills (order_id, fill_key, symbol, action, position_side, quantity, price, fee, fee_asset, price_source, filled_at)
             SELECT u.id, ${fill.fillKey}, u.symbol, u.action, ${fill.positionSide}, ${fill.quantity}::numeric,
-              ${fill.price}::numeric, ${fill.fee}::numeric, ${fill.feeAsset}, ${fill.filledAt}
+              ${fill.price}::numeric, ${fill.fee}::numeric, ${fill.feeAsset}, ${fill.priceSource ?? null}::text, ${fill.filledAt}
             FROM u
             ON CONFLICT (fill_key) DO NOTHING
             RETURNING ${fillColumns}

@@ -102,6 +102,7 @@ export class OrderService extends Context.Service<OrderService, OrderServiceShap
         status: order.status,
         quantity: order.quantity,
         price: order.price,
+        priceSource: null,
         reason: order.reason
       })
 

@@ -2,6 +2,7 @@
  * The Order as the HTTP API and the bot see it (shared/api-contract: snake_case, ids and decimals as
  * strings, ISO-8601 UTC timestamps, null for absent values).
  */
+import type { PriceSource } from "../domain/vocabulary.ts"
 import { dec, plain } from "../exchange/decimal.ts"
 import type { FillRow, OrderRow } from "./OrderRepo.ts"
 
@@ -11,6 +12,8 @@ export interface FillView {
   readonly price: string
   readonly fee: string
   readonly fee_asset: string
+  /** `exchange` (a market price) or `alert` (a paper fill at the signal's price); null: not recorded (older fills). */
+  readonly price_source: PriceSource | null
   readonly filled_at: string
 }
 
@@ -50,6 +53,7 @@ export const fillView = (f: FillRow): FillView => ({
   price: decimal(f.price)!,
   fee: decimal(f.fee)!,
   fee_asset: f.fee_asset,
+  price_source: f.price_source,
   filled_at: iso(f.filled_at)
 })
 

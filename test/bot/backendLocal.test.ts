@@ -143,7 +143,7 @@ describe("BotBackend.layerLocal on the real services", () => {
       }
       const filled = yield* compare((b) => b.order(long.order_id))
       expect((filled as { ok: Order }).ok.fills).toEqual([
-        { id: expect.any(String), quantity: "0.01", price: "65000.5", fee: "0.3250025", fee_asset: "USDT", filled_at: expect.any(String) }
+        { id: expect.any(String), quantity: "0.01", price: "65000.5", fee: "0.3250025", fee_asset: "USDT", price_source: "exchange", filled_at: expect.any(String) }
       ])
       // The order routes add margin_usdt; the contract has no such field, so neither backend shows it.
       expect((filled as { ok: Record<string, unknown> }).ok).not.toHaveProperty("margin_usdt")

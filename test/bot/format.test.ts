@@ -160,12 +160,32 @@ describe("bot texts", () => {
 
   it("notifications with hostile values are valid HTML under the limit", () => {
     for (const n of [
-      { _tag: "OrderUpdate", orderId: "1", symbol: EVIL, action: "sell", status: "failed", quantity: null, price: null, reason: EVIL.repeat(1000) },
+      { _tag: "OrderUpdate", orderId: "1", symbol: EVIL, action: "sell", status: "failed", quantity: null, price: null, priceSource: null, reason: EVIL.repeat(1000) },
       { _tag: "BreakerChanged", state: "open", reason: EVIL },
       { _tag: "Startup", role: EVIL, tradingMode: "paper", environment: EVIL }
     ] as const) {
       expect(telegramAccepts(notificationText(n))).toContain(EVIL)
     }
+  })
+
+  it("an order filled at the alert's price says so; a market-priced fill does not", () => {
+    const filled = (priceSource: "exchange" | "alert" | null) =>
+      telegramAccepts(notificationText({
+        _tag: "OrderUpdate",
+        orderId: "9",
+        symbol: "FOO-USDT",
+        action: "buy",
+        status: "filled",
+        quantity: "10",
+        price: "1.5",
+        priceSource,
+        reason: null
+      }))
+    expect(filled("alert")).toContain("Paper fill at the alert's price, not a market price")
+    expect(filled("alert")).toContain("PAPER_PRICE_FALLBACK=alert")
+    expect(filled("alert")).toContain("FOO-USDT BUY qty 10 @ 1.5")
+    expect(filled("exchange")).not.toContain("alert")
+    expect(filled(null)).not.toContain("alert")
   })
 
   it("decimals are rounded for display without floats", () => {

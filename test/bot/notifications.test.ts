@@ -22,6 +22,7 @@ const order = (n: number): Extract<Notification, { _tag: "OrderUpdate" }> => ({
   status: "filled",
   quantity: "0.01",
   price: "65010.1",
+  priceSource: "exchange",
   reason: null
 })
 

@@ -140,8 +140,9 @@ describe("end to end", () => {
 
   it.live("paper: trades → /pnl, the gauges and /bot/status agree with a hand computation", () =>
     Effect.scoped(Effect.gen(function*() {
-      // BINGX_BASE_URL is unreachable (test default): the paper exchange fills at the signal's price.
-      const app = yield* startApp(autoTrade)
+      // BINGX_BASE_URL is unreachable (test default): with PAPER_PRICE_FALLBACK=alert the paper
+      // exchange fills at the signal's price, and every such fill says so.
+      const app = yield* startApp({ ...autoTrade, PAPER_PRICE_FALLBACK: "alert" })
       const trade = (action: string, price: string, quantity: string) =>
         Effect.gen(function*() {
           const r = yield* webhook(app, { symbol: "BTCUSDT", action, price, quantity })
@@ -153,6 +154,9 @@ describe("end to end", () => {
       yield* trade("LONG_SELL", "61000", "0.01")
       const last = yield* trade("LONG_SELL", "62000", "0.01")
       expect(last.average_price).toBe("62000")
+      expect(last.fills).toEqual([expect.objectContaining({ price: "62000", price_source: "alert" })])
+      expect(app.lines.some((l) => l.includes("filled at the alert's price 62000, not a market price"))).toBe(true)
+      expect(app.lines.some((l) => l.includes("paper exchange: the BingX public API") && l.includes("PAPER_PRICE_FALLBACK=alert"))).toBe(true)
 
       // By hand: realised (61000−60000)×0.01 + (62000−60000)×0.01 = 10 + 20 = 30;
       // fees 0.05% of 1200 + 610 + 620 = 0.6 + 0.305 + 0.31 = 1.215; net 28.785;

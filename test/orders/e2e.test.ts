@@ -98,7 +98,7 @@ describe("order execution end to end (appLayer, role api)", () => {
       expect(order.client_order_id).toBe(posts[0]!.params["clientOrderId"])
       expect(typeof order.signal_id).toBe("string")
       expect(order.fills).toEqual([
-        { id: expect.any(String), quantity: "0.01", price: "65000.5", fee: "0.3250025", fee_asset: "USDT", filled_at: expect.stringMatching(/Z$/) }
+        { id: expect.any(String), quantity: "0.01", price: "65000.5", fee: "0.3250025", fee_asset: "USDT", price_source: "exchange", filled_at: expect.stringMatching(/Z$/) }
       ])
       expect(new Date(order.created_at).toISOString()).toBe(order.created_at)
 
@@ -149,7 +149,7 @@ describe("order execution end to end (appLayer, role api)", () => {
       yield* app.waitFor(id, "filled")
       const order = (yield* app.call("GET", `/orders/${id}`)).body
       expect(order).toMatchObject({ status: "filled", filled_quantity: "0.5", average_price: "3100" })
-      expect(order.fills).toEqual([expect.objectContaining({ quantity: "0.5", price: "3100", fee: "0.775" })])
+      expect(order.fills).toEqual([expect.objectContaining({ quantity: "0.5", price: "3100", fee: "0.775", price_source: "exchange" })])
       expect(BigInt(order.exchange_order_id) > 2n ** 53n).toBe(true)
 
       // An entry with a stop-loss: the paper price refresh triggers it and the fill becomes an order + fill.
@@ -170,20 +170,61 @@ describe("order execution end to end (appLayer, role api)", () => {
         average_price: "2990",
         reason: `stop-loss of order ${entry} triggered at 2990`
       })
-      expect(stop.fills).toEqual([expect.objectContaining({ quantity: "0.2", price: "2990" })])
+      expect(stop.fills).toEqual([expect.objectContaining({ quantity: "0.2", price: "2990", price_source: "exchange" })])
       expect(fake.requests("/openApi/swap/v2/trade/order")).toHaveLength(0) // paper never trades
     }).pipe(Effect.scoped, quiet), { timeout: 120_000 })
 
-  it.live("paper with BingX unreachable: fills at the signal's price; no price at all → rejected with the reason", () =>
+  it.live("paper with BingX unreachable, PAPER_PRICE_FALLBACK=alert: fills at the signal's price, marked alert; no price at all → rejected with the reason", () =>
     Effect.gen(function*() {
-      const app = yield* startApp({ BINGX_BASE_URL: "http://127.0.0.1:1" })
+      const app = yield* startApp({ BINGX_BASE_URL: "http://127.0.0.1:1", PAPER_PRICE_FALLBACK: "alert" })
       const priced = yield* app.ingest({ quantity: "0.01", price: "64000" })
       const unpriced = yield* app.ingest({ symbol: "SOL-USDT", quantity: "1" })
       yield* app.waitFor(priced, "filled")
       yield* app.waitFor(unpriced, "rejected")
-      expect((yield* app.call("GET", `/orders/${priced}`)).body).toMatchObject({ average_price: "64000", filled_quantity: "0.01" })
+      const filled = (yield* app.call("GET", `/orders/${priced}`)).body
+      expect(filled).toMatchObject({ average_price: "64000", filled_quantity: "0.01" })
+      expect(filled.fills).toEqual([expect.objectContaining({ price: "64000", price_source: "alert" })])
       expect((yield* app.call("GET", `/orders/${unpriced}`)).body.reason).toBe(
         "no price for SOL-USDT: the exchange gave none and the signal has no price"
       )
+    }).pipe(Effect.scoped, quiet), { timeout: 120_000 })
+
+  it.live("paper with BingX unreachable, by default: the alert's price is not used — rejected, saying why and what decides", () =>
+    Effect.gen(function*() {
+      const app = yield* startApp({ BINGX_BASE_URL: "http://127.0.0.1:1" })
+      const id = yield* app.ingest({ quantity: "10", price: "1.5" })
+      yield* app.waitFor(id, "rejected")
+      const order = (yield* app.call("GET", `/orders/${id}`)).body
+      expect(order.fills).toEqual([])
+      expect(order.reason).toContain("no live price for BTC-USDT: the BingX public API (BINGX_BASE_URL=http://127.0.0.1:1) could not be reached")
+      expect(order.reason).toContain("PAPER_PRICE_FALLBACK=refuse (set PAPER_PRICE_FALLBACK=alert")
+    }).pipe(Effect.scoped, quiet), { timeout: 120_000 })
+
+  it.live("paper, BingX answering: a contract it does not list is rejected, never filled", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFakeBingx()
+      const app = yield* startApp({ BINGX_BASE_URL: fake.url, PAPER_PRICE_FALLBACK: "alert" })
+      const id = yield* app.ingest({ symbol: "FOOBAR-USDT", quantity: "1", price: "1.5" })
+      yield* app.waitFor(id, "rejected")
+      const order = (yield* app.call("GET", `/orders/${id}`)).body
+      expect(order.fills).toEqual([])
+      expect(order.reason).toBe(
+        `FOOBAR-USDT cannot be traded: paper: symbol not exist: FOOBAR-USDT is not in the contract list of the BingX public API (BINGX_BASE_URL=${fake.url})`
+      )
+    }).pipe(Effect.scoped, quiet), { timeout: 120_000 })
+
+  it.live("paper, BingX's public API hanging: an order is settled within one public timeout, its fill marked alert", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFakeBingx()
+      fake.inject("/openApi/swap/v2/quote/price", { kind: "hang" }, { times: 100 })
+      fake.inject("/openApi/swap/v2/quote/contracts", { kind: "hang" }, { times: 100 })
+      const app = yield* startApp({ BINGX_BASE_URL: fake.url, PAPER_PRICE_FALLBACK: "alert" })
+      const started = Date.now()
+      const id = yield* app.ingest({ quantity: "0.01", price: "64000" })
+      yield* app.waitFor(id, "filled")
+      // One 2 s timeout (the first public read; the rest fail at once), plus the queue and database.
+      expect(Date.now() - started).toBeLessThan(3_500)
+      const order = (yield* app.call("GET", `/orders/${id}`)).body
+      expect(order.fills).toEqual([expect.objectContaining({ price: "64000", price_source: "alert" })])
     }).pipe(Effect.scoped, quiet), { timeout: 120_000 })
 })

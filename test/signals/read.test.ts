@@ -123,6 +123,7 @@ layer(layerTestApp(env), { excludeTestServices: true, timeout: "120 seconds" })(
             price: "3000.123456789",
             fee: "0.00075",
             fee_asset: "USDT",
+            price_source: null,
             filled_at: "2026-01-02T03:04:05.000Z"
           }]
         }]

@@ -79,6 +79,7 @@ export const parseOrder = (o: unknown, fallback?: PlaceOrderRequest): ExchangeOr
     averagePrice: avg === undefined || BigDecimal.isZero(avg) ? undefined : avg,
     fee: commission === undefined ? ZERO : BigDecimal.negate(commission),
     feeAsset: "USDT",
+    priceSource: "exchange",
     updatedAt: new Date(updated ?? Date.now())
   }
 }

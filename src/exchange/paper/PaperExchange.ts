@@ -3,9 +3,12 @@
  * account kept in the database (`paper_*` tables), so it survives restarts and the balance shown to
  * users is the paper ledger's.
  *
- * - MARKET orders fill at once: at BingX's live public price when `BINGX_BASE_URL` answers, else at
- *   the price the order was sized with (`priceHint`, the signal's price); with neither the order is
- *   refused with `PriceUnavailable` (the actor records it as rejected with that reason).
+ * - MARKET orders fill at once, at the price `PaperMarket.forFill` decides: BingX's live public price
+ *   (`price_source` exchange), else — only with PAPER_PRICE_FALLBACK=alert — the signal's price
+ *   (`priceHint`, `price_source` alert, a warning per fill); otherwise the order is refused with
+ *   `PriceUnavailable` (the actor records it as rejected with that reason). Every paper order row
+ *   keeps its price source. A symbol the readable contract list does not have is refused (109400).
+ * - A repeated clientOrderId answers the stored order before any price is read.
  * - Positions follow the exact ledger (`domain/ledger.ts`): one-way (net, with flips) or hedge
  *   (separate long/short legs), per PAPER_POSITION_MODE. Closing more than is open closes what is
  *   open; closing nothing is refused (101205), as BingX does.
@@ -28,8 +31,8 @@ import type { SqlError } from "effect/sql/SqlError"
 import { AppConfig } from "../../config.ts"
 import { applyToLeg, applyToNet, FLAT, FLAT_NET, isFlat, type Leg, type NetPosition, opens, type Side, unrealised } from "../../domain/ledger.ts"
 import { dec, divide, plain, ZERO } from "../decimal.ts"
+import type { PriceSource } from "../../domain/vocabulary.ts"
 import {
-  type ContractRules,
   Exchange,
   type ExchangeBalance,
   type ExchangeMarginType,
@@ -37,7 +40,7 @@ import {
   ExchangeOrderNotFound,
   type ExchangePosition,
   type ExchangePositionSide,
-  ExchangeRejectedError,
+  type ExchangeRejectedError,
   type ExchangeShape,
   ExchangeTransientError,
   ExchangeUnknownOutcome,
@@ -46,6 +49,7 @@ import {
   PriceUnavailable
 } from "../Exchange.ts"
 import { type ExchangeEvent, ExchangeEvents } from "../ExchangeEvents.ts"
+import { makePaperMarket, rejected } from "./PaperMarket.ts"
 import { PublicMarket } from "./PublicMarket.ts"
 
 export interface PaperExchangeShape {
@@ -68,6 +72,7 @@ interface OrderRow {
   readonly average_price: string | null
   readonly fee: string
   readonly status: string
+  readonly price_source: PriceSource | null
   readonly created_at: Date
 }
 
@@ -87,17 +92,6 @@ interface TriggerRow {
   readonly parent_client_order_id: string | null
 }
 
-const DEFAULT_RULES = (symbol: string): ContractRules => ({
-  symbol,
-  quantityPrecision: 8,
-  pricePrecision: 8,
-  minQuantity: ZERO,
-  minNotional: ZERO,
-  maxLongLeverage: 125,
-  maxShortLeverage: 125,
-  tradable: true
-})
-
 const toOrder = (r: OrderRow): ExchangeOrder => ({
   orderId: r.order_id,
   clientOrderId: r.client_order_id ?? undefined,
@@ -110,10 +104,13 @@ const toOrder = (r: OrderRow): ExchangeOrder => ({
   averagePrice: r.average_price === null ? undefined : dec(r.average_price),
   fee: dec(r.fee),
   feeAsset: "USDT",
+  priceSource: r.price_source ?? undefined,
   updatedAt: new Date(r.created_at)
 })
 
-const rejected = (code: number, message: string) => new ExchangeRejectedError({ code, message: `paper: ${message}` })
+const ORDER_COLUMNS = `order_id, client_order_id, symbol, side, position_side, quantity::text AS quantity,
+  executed_quantity::text AS executed_quantity, average_price::text AS average_price, fee::text AS fee, status,
+  price_source, created_at`
 
 export const make = Effect.gen(function*() {
   const config = yield* AppConfig
@@ -123,7 +120,8 @@ export const make = Effect.gen(function*() {
   const feeRate = dec(config.trading.paperFeeRate)
   const mode = config.trading.paperPositionMode
   const lock = yield* Semaphore.make(1)
-  const lastKnown = new Map<string, BigDecimal.BigDecimal>()
+  const prices = yield* makePaperMarket(market, config)
+  const orderColumns = sql.unsafe(ORDER_COLUMNS)
 
   yield* sql`INSERT INTO paper_account (asset, wallet_balance, initial_balance)
     VALUES ('USDT', ${config.trading.paperBalanceUsdt}::numeric, ${config.trading.paperBalanceUsdt}::numeric)
@@ -132,18 +130,16 @@ export const make = Effect.gen(function*() {
   const dbTransient = (e: SqlError) =>
     new ExchangeTransientError({ message: `paper exchange database error: ${e.message}`, code: undefined, retryAfterMs: undefined })
 
-  /** The live price when BingX answers (remembered), else the last one seen. */
-  const currentPrice = (symbol: string) =>
-    Effect.map(market.lastPrice(symbol), (live) => {
-      if (live !== undefined) lastKnown.set(symbol, live)
-      return live ?? lastKnown.get(symbol)
+  /** The live price when BingX answers, else the last one seen (live or filled at); with neither, why. */
+  const markOf = (symbol: string) =>
+    Effect.catch(prices.live(symbol), (e) => {
+      const seen = prices.lastSeen(symbol)
+      return seen !== undefined
+        ? Effect.succeed(seen)
+        : Effect.fail(new PriceUnavailable({ symbol, message: `no price for ${symbol}: the BingX public API (BINGX_BASE_URL=${market.baseUrl}) ${e.reason}` }))
     })
 
-  const priceOrFail = (symbol: string) =>
-    Effect.flatMap(currentPrice(symbol), (p) =>
-      p === undefined
-        ? Effect.fail(new PriceUnavailable({ symbol, message: `no price for ${symbol}: the BingX public API (BINGX_BASE_URL) did not answer` }))
-        : Effect.succeed(p))
+  const currentPrice = (symbol: string) => Effect.orElseSucceed(markOf(symbol), () => undefined)
 
   const readLegs = (symbol: string) =>
     Effect.map(
@@ -207,15 +203,15 @@ export const make = Effect.gen(function*() {
     readonly fee: BigDecimal.BigDecimal
     readonly realised: BigDecimal.BigDecimal
     readonly parent: string | null
+    readonly priceSource: PriceSource
   }) =>
     Effect.map(
       sql<OrderRow>`INSERT INTO paper_orders (order_id, client_order_id, symbol, side, position_side, kind, reduce_only,
-          quantity, executed_quantity, average_price, fee, realised_pnl, status, parent_client_order_id)
+          quantity, executed_quantity, average_price, fee, realised_pnl, status, parent_client_order_id, price_source)
         VALUES (${o.orderId}, ${o.clientOrderId}, ${o.symbol}, ${o.side}, ${o.positionSide}, ${o.kind}, ${o.reduceOnly},
           ${plain(o.quantity)}::numeric, ${plain(o.executed)}::numeric, ${plain(o.price)}::numeric, ${plain(o.fee)}::numeric,
-          ${plain(o.realised)}::numeric, 'filled', ${o.parent})
-        RETURNING order_id, client_order_id, symbol, side, position_side, quantity::text AS quantity,
-          executed_quantity::text AS executed_quantity, average_price::text AS average_price, fee::text AS fee, status, created_at`,
+          ${plain(o.realised)}::numeric, 'filled', ${o.parent}, ${o.priceSource})
+        RETURNING ${orderColumns}`,
       (rows) => toOrder(rows[0]!)
     )
 
@@ -234,17 +230,13 @@ export const make = Effect.gen(function*() {
   const findOrder = (ref: { readonly orderId?: string | undefined; readonly clientOrderId?: string | undefined }) =>
     Effect.map(
       ref.orderId !== undefined
-        ? sql<OrderRow>`SELECT order_id, client_order_id, symbol, side, position_side, quantity::text AS quantity,
-            executed_quantity::text AS executed_quantity, average_price::text AS average_price, fee::text AS fee, status, created_at
-            FROM paper_orders WHERE order_id = ${ref.orderId}`
-        : sql<OrderRow>`SELECT order_id, client_order_id, symbol, side, position_side, quantity::text AS quantity,
-            executed_quantity::text AS executed_quantity, average_price::text AS average_price, fee::text AS fee, status, created_at
-            FROM paper_orders WHERE client_order_id = ${ref.clientOrderId ?? ""}`,
+        ? sql<OrderRow>`SELECT ${orderColumns} FROM paper_orders WHERE order_id = ${ref.orderId}`
+        : sql<OrderRow>`SELECT ${orderColumns} FROM paper_orders WHERE client_order_id = ${ref.clientOrderId ?? ""}`,
       (rows) => (rows[0] === undefined ? undefined : toOrder(rows[0]))
     )
 
   /** Everything of one MARKET order, in one transaction. */
-  const fillMarket = (req: PlaceOrderRequest, price: BigDecimal.BigDecimal) =>
+  const fillMarket = (req: PlaceOrderRequest, price: BigDecimal.BigDecimal, priceSource: PriceSource) =>
     Effect.gen(function*() {
       const existing = yield* findOrder({ clientOrderId: req.clientOrderId })
       if (existing !== undefined) return existing
@@ -345,7 +337,8 @@ export const make = Effect.gen(function*() {
         price,
         fee,
         realised,
-        parent: null
+        parent: null,
+        priceSource
       })
       if (openedSide !== undefined) {
         for (const [kind, trigger] of [["stop_loss", req.stopLoss], ["take_profit", req.takeProfit]] as const) {
@@ -359,19 +352,25 @@ export const make = Effect.gen(function*() {
 
   const placeOrder = Effect.fn("PaperExchange.placeOrder")(function*(req: PlaceOrderRequest) {
     yield* Effect.annotateCurrentSpan({ "order.client_order_id": req.clientOrderId, "order.symbol": req.symbol })
-    const live = yield* market.lastPrice(req.symbol)
-    const price = live ?? req.priceHint
-    if (price === undefined) {
-      return yield* new PriceUnavailable({
-        symbol: req.symbol,
-        message: `no price for ${req.symbol}: the BingX public API (BINGX_BASE_URL) did not answer and the signal has no price`
-      })
-    }
-    lastKnown.set(req.symbol, price)
-    return yield* lock.withPermits(1)(sql.withTransaction(fillMarket(req, price))).pipe(
-      Effect.catchTag("SqlError", (e) =>
-        Effect.fail(new ExchangeUnknownOutcome({ message: `paper exchange database error: ${e.message}`, code: undefined })))
+    const unknownOutcome = (e: SqlError) =>
+      new ExchangeUnknownOutcome({ message: `paper exchange database error: ${e.message}`, code: undefined })
+    // A resend after an unknown outcome is answered from the book, whatever the market does now.
+    const existing = yield* Effect.mapError(findOrder({ clientOrderId: req.clientOrderId }), unknownOutcome)
+    if (existing !== undefined) return existing
+    yield* prices.contract(req.symbol)
+    const fill = yield* prices.forFill(req)
+    yield* Effect.annotateCurrentSpan({ "paper.price_source": fill.source })
+    const order = yield* lock.withPermits(1)(sql.withTransaction(fillMarket(req, fill.price, fill.source))).pipe(
+      Effect.catchTag("SqlError", (e) => Effect.fail(unknownOutcome(e)))
     )
+    yield* prices.filledAt(req.symbol, fill.price)
+    if (fill.source === "alert") {
+      yield* Effect.logWarning(
+        `paper order ${req.clientOrderId} ${req.symbol} filled at the alert's price ${plain(fill.price)}, not a market price: ` +
+          `${fill.unavailable}; PAPER_PRICE_FALLBACK=alert`
+      )
+    }
+    return order
   })
 
   const fires = (t: TriggerRow, price: BigDecimal.BigDecimal) => {
@@ -383,9 +382,10 @@ export const make = Effect.gen(function*() {
   }
 
   const checkTriggers = Effect.fn("PaperExchange.checkTriggers")(function*(symbol: string, given?: BigDecimal.BigDecimal) {
-    const price = given ?? (yield* currentPrice(symbol))
+    // Triggers fire on market prices only (never on a price some fill was booked at).
+    const price = given ?? (yield* Effect.orElseSucceed(prices.live(symbol), () => undefined))
     if (price === undefined) return 0
-    lastKnown.set(symbol, price)
+    yield* prices.filledAt(symbol, price)
     const published = yield* lock.withPermits(1)(sql.withTransaction(Effect.gen(function*() {
       const out: Array<ExchangeEvent> = []
       const active = yield* sql<TriggerRow>`SELECT id::text AS id, position_side, kind, trigger_price::text AS trigger_price,
@@ -423,7 +423,8 @@ export const make = Effect.gen(function*() {
           price,
           fee,
           realised: result.realised,
-          parent: t.parent_client_order_id
+          parent: t.parent_client_order_id,
+          priceSource: "exchange"
         })
         yield* sql`UPDATE paper_triggers SET status = 'triggered', closed_at = now() WHERE id = ${t.id}::bigint`
         // The other half of this entry's SL/TP pair is cancelled; a flat position cancels everything on its side.
@@ -460,8 +461,8 @@ export const make = Effect.gen(function*() {
   const refresh = Effect.gen(function*() {
     const symbols = yield* sql<{ symbol: string }>`SELECT DISTINCT symbol FROM paper_triggers WHERE status = 'active'`
     for (const { symbol } of symbols) {
-      const live = yield* market.lastPrice(symbol)
-      if (live !== undefined) yield* checkTriggers(symbol, live)
+      const live = yield* Effect.option(prices.live(symbol))
+      if (live._tag === "Some") yield* checkTriggers(symbol, live.value)
     }
   }).pipe(
     Effect.catchCause((cause) => Effect.logWarning("paper price refresh failed", cause)),
@@ -475,17 +476,16 @@ export const make = Effect.gen(function*() {
     name: "paper",
     serverTime: Effect.clockWith((clock) => clock.currentTimeMillis),
     // Mark price (PnL display): the live price, else the last one seen (offline paper trading).
-    markPrice: (symbol) => priceOrFail(symbol).pipe(Effect.withSpan("PaperExchange.markPrice")),
+    markPrice: (symbol) => markOf(symbol).pipe(Effect.withSpan("PaperExchange.markPrice")),
     // Last price (order sizing and checks): live only, so that without it the signal's price is used.
     lastPrice: (symbol) =>
-      Effect.flatMap(market.lastPrice(symbol), (live) => {
-        if (live === undefined) {
-          return Effect.fail(new PriceUnavailable({ symbol, message: `no live price for ${symbol}: the BingX public API (BINGX_BASE_URL) did not answer` }))
-        }
-        lastKnown.set(symbol, live)
-        return Effect.succeed(live)
-      }).pipe(Effect.withSpan("PaperExchange.lastPrice")),
-    contract: (symbol) => Effect.map(market.contract(symbol), (rules) => rules ?? DEFAULT_RULES(symbol)),
+      prices.live(symbol).pipe(
+        Effect.mapError((e) =>
+          new PriceUnavailable({ symbol, message: `no live price for ${symbol}: the BingX public API (BINGX_BASE_URL=${market.baseUrl}) ${e.reason}` })
+        ),
+        Effect.withSpan("PaperExchange.lastPrice")
+      ),
+    contract: prices.contract,
     positionMode: Effect.succeed(mode),
     setMarginType: (symbol: string, marginType: ExchangeMarginType) =>
       mapSql(Effect.asVoid(sql`INSERT INTO paper_settings (symbol, key, value) VALUES (${symbol}, 'margin_type', ${marginType})
@@ -534,7 +534,7 @@ export const make = Effect.gen(function*() {
       for (const r of rows) {
         const leg = { quantity: dec(r.quantity), cost: dec(r.cost) }
         used = BigDecimal.sum(used, divide(leg.cost, BigDecimal.fromBigInt(BigInt(Math.max(1, Number(r.leverage))))))
-        const mark = lastKnown.get(r.symbol)
+        const mark = prices.lastSeen(r.symbol)
         if (mark !== undefined) upnl = BigDecimal.sum(upnl, unrealised(r.side, leg, mark))
       }
       const balance = yield* wallet
@@ -550,19 +550,27 @@ export const make = Effect.gen(function*() {
     }))
   }
 
-  return { exchange, paper: PaperExchange.of({ checkTriggers, refresh }) }
+  return { exchange, paper: PaperExchange.of({ checkTriggers, refresh }), startupNotice: prices.startupNotice }
 })
 
 /** Exchange + PaperExchange, with the price refresh running. Needs AppConfig, SqlClient, PublicMarket, ExchangeEvents. */
 export const layerNoDeps = Layer.effectContext(Effect.gen(function*() {
-  const { exchange, paper } = yield* make
+  const { exchange, paper, startupNotice } = yield* make
   const config = yield* AppConfig
   yield* paper.refresh.pipe(
     Effect.repeat(Schedule.spaced(`${config.trading.paperPriceRefreshSeconds} seconds`)),
     Effect.forkScoped
   )
-  yield* Effect.logInfo(
-    `paper exchange: ${config.trading.paperPositionMode} mode, taker fee ${config.trading.paperFeeRate}, prices from ${config.bingx.baseUrl} (signal price when it does not answer)`
+  yield* Effect.logInfo(`paper exchange: ${config.trading.paperPositionMode} mode, taker fee ${config.trading.paperFeeRate}`)
+  // One line on what happens to prices: a warning when the public API does not answer or alert prices may be used.
+  const market = yield* PublicMarket
+  yield* market.probe.pipe(
+    Effect.match({ onFailure: (e) => e, onSuccess: () => undefined }),
+    Effect.flatMap((problem) => {
+      const notice = startupNotice(problem)
+      return notice.warn ? Effect.logWarning(notice.text) : Effect.logInfo(notice.text)
+    }),
+    Effect.forkScoped
   )
   return Context.make(Exchange, Exchange.of(exchange)).pipe(Context.add(PaperExchange, paper))
 }))

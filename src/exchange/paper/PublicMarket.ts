@@ -1,9 +1,21 @@
 /**
  * BingX public market data for the paper exchange: last price and contract rules from
- * `BINGX_BASE_URL` (no key needed). One attempt per call with a short timeout: when the public API
- * does not answer (offline, blocked), the paper exchange falls back to the signal's price.
+ * `BINGX_BASE_URL` (no key needed).
+ *
+ * Invariants:
+ * - One attempt per call, bounded by `PUBLIC_TIMEOUT_MS` (2 s, or BINGX_TIMEOUT_MS when shorter):
+ *   an order never waits longer than that on one public read.
+ * - A call that gets no usable answer fails with `PublicMarketUnavailable`, whose reason says what
+ *   happened (timeout, connection refused, HTTP status, business code); each such failure, and each
+ *   answer slower than `SLOW_MS`, is logged as a warning with the path and the time taken.
+ * - After a transport failure (timeout, unreachable, HTTP 5xx) the API is not asked again for
+ *   `UNREACHABLE_RETRY_MS`: calls in that window fail at once with the same reason, so an API that
+ *   hangs costs one timeout per window, not one per read.
+ * - Contracts come from the whole contract list, cached for an hour (a stale list is used when a
+ *   refresh fails): a symbol the list does not have is unknown (`undefined`), which is different
+ *   from a list that could not be read (`PublicMarketUnavailable`).
  */
-import { BigDecimal, Clock, Context, Duration, Effect, Layer, Metric } from "effect"
+import { BigDecimal, Clock, Context, Data, Duration, Effect, Layer, Metric } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import { AppConfig } from "../../config.ts"
 import { exchangeRequestDuration } from "../../telemetry/metrics.ts"
@@ -12,14 +24,46 @@ import { unsignedQuery } from "../bingx/sign.ts"
 import { fromWire, ZERO } from "../decimal.ts"
 import type { ContractRules } from "../Exchange.ts"
 
+/** The public API gave no usable answer; `reason` completes "the BingX public API at <url> …". */
+export class PublicMarketUnavailable extends Data.TaggedError("PublicMarketUnavailable")<{
+  readonly reason: string
+}> {}
+
 export interface PublicMarketShape {
-  /** Last traded price, or undefined when the public API does not answer. */
-  readonly lastPrice: (symbol: string) => Effect.Effect<BigDecimal.BigDecimal | undefined>
-  /** Contract rules, or undefined when unknown / unreachable. */
-  readonly contract: (symbol: string) => Effect.Effect<ContractRules | undefined>
+  readonly baseUrl: string
+  /** Last traded price. */
+  readonly lastPrice: (symbol: string) => Effect.Effect<BigDecimal.BigDecimal, PublicMarketUnavailable>
+  /** Contract rules; `undefined` when the contract list does not list `symbol`. */
+  readonly contract: (symbol: string) => Effect.Effect<ContractRules | undefined, PublicMarketUnavailable>
+  /** Reads the contract list (once an hour at most): whether the public API answers. */
+  readonly probe: Effect.Effect<void, PublicMarketUnavailable>
 }
 
-const PUBLIC_TIMEOUT_MS = 3_000
+/** Upper bound of one public request. */
+export const PUBLIC_TIMEOUT_MS = 2_000
+/** An answer slower than this is logged. */
+export const SLOW_MS = 1_000
+/** After a transport failure, how long calls fail at once instead of asking again. */
+export const UNREACHABLE_RETRY_MS = 10_000
+const CONTRACTS_MAX_AGE_MS = 3_600_000
+
+const rulesOf = (c: unknown, symbol: string): ContractRules => ({
+  symbol,
+  quantityPrecision: asNumber(field(c, "quantityPrecision")) ?? 8,
+  pricePrecision: asNumber(field(c, "pricePrecision")) ?? 8,
+  minQuantity: fromWire(field(c, "tradeMinQuantity")) ?? ZERO,
+  minNotional: fromWire(field(c, "tradeMinUSDT")) ?? ZERO,
+  maxLongLeverage: asNumber(field(c, "maxLongLeverage")) ?? 125,
+  maxShortLeverage: asNumber(field(c, "maxShortLeverage")) ?? 125,
+  tradable: (asNumber(field(c, "status")) ?? 1) === 1 &&
+    (field(c, "apiStateOpen") === undefined || asBool(field(c, "apiStateOpen")))
+})
+
+/** A failed attempt: why, and whether it says the API is unreachable (rather than answering "no"). */
+interface Failed {
+  readonly reason: string
+  readonly transport: boolean
+}
 
 export class PublicMarket extends Context.Service<PublicMarket, PublicMarketShape>()("tvtelegrambingx/PublicMarket") {
   static readonly make = Effect.gen(function*() {
@@ -27,57 +71,97 @@ export class PublicMarket extends Context.Service<PublicMarket, PublicMarketShap
     const http = yield* HttpClient.HttpClient
     const baseUrl = config.bingx.baseUrl
     const timeout = Math.min(config.bingx.timeoutMs, PUBLIC_TIMEOUT_MS)
-    const contracts = new Map<string, { readonly at: number; readonly rules: ContractRules }>()
+    let down: { readonly since: number; readonly until: number; readonly reason: string } | undefined
+    let contracts: { readonly at: number; readonly bySymbol: ReadonlyMap<string, unknown> } | undefined
+
+    const attempt = (path: string, params: Record<string, string>): Effect.Effect<unknown, Failed> => {
+      const query = unsignedQuery(params)
+      return http.execute(HttpClientRequest.get(`${baseUrl}${path}${query === "" ? "" : `?${query}`}`)).pipe(
+        Effect.mapError((e): Failed => ({ reason: `could not be reached (${e.message})`, transport: true })),
+        Effect.flatMap((r) =>
+          r.status === 200
+            ? Effect.mapError(r.text, (e): Failed => ({ reason: `answer could not be read (${e.message})`, transport: true }))
+            : Effect.fail<Failed>({ reason: `answered HTTP ${r.status}`, transport: r.status >= 500 })
+        ),
+        Effect.timeoutOrElse({
+          duration: Duration.millis(timeout),
+          orElse: () => Effect.fail<Failed>({ reason: `did not answer within ${timeout} ms`, transport: true })
+        }),
+        Effect.flatMap((text) => {
+          let body: unknown
+          try {
+            body = parseExact(text)
+          } catch {
+            return Effect.fail<Failed>({ reason: "answered with a body that is not JSON", transport: false })
+          }
+          const code = asNumber(field(body, "code"))
+          if (code !== 0) {
+            return Effect.fail<Failed>({ reason: `answered code ${code ?? "(none)"}: ${asText(field(body, "msg")) ?? ""}`.trim(), transport: false })
+          }
+          return Effect.succeed(field(body, "data"))
+        })
+      )
+    }
 
     const get = (path: string, params: Record<string, string>) =>
       Effect.gen(function*() {
+        const what = `${path}${params["symbol"] === undefined ? "" : ` (${params["symbol"]})`}`
+        const now = yield* Clock.currentTimeMillis
+        if (down !== undefined && now < down.until) {
+          const again = `asked again in ${Math.ceil((down.until - now) / 1000)} s`
+          yield* Effect.logDebug(`BingX public API ${what} not asked: ${Math.round((now - down.since) / 1000)} s ago it ${down.reason}; ${again}`)
+          return yield* new PublicMarketUnavailable({ reason: `${down.reason} (${Math.round((now - down.since) / 1000)} s ago; ${again})` })
+        }
         const started = yield* Clock.currentTimeNanos
-        const request = HttpClientRequest.get(`${baseUrl}${path}?${unsignedQuery(params)}`)
-        const body = yield* http.execute(request).pipe(
-          Effect.flatMap((r) => (r.status === 200 ? r.text : Effect.fail(new Error(`HTTP ${r.status}`)))),
-          Effect.timeout(Duration.millis(timeout)),
-          Effect.map((text) => parseExact(text)),
-          Effect.option
-        )
-        const elapsed = Number((yield* Clock.currentTimeNanos) - started) / 1e9
-        yield* Metric.update(Metric.withAttributes(exchangeRequestDuration, { endpoint: path }), elapsed)
-        if (body._tag === "None" || asNumber(field(body.value, "code")) !== 0) return undefined
-        return field(body.value, "data")
-      }).pipe(
-        Effect.catchCause(() => Effect.succeed(undefined)),
-        Effect.provideService(HttpClient.TracerPropagationEnabled, false)
-      )
+        const result = yield* Effect.result(attempt(path, params))
+        const ms = Number((yield* Clock.currentTimeNanos) - started) / 1e6
+        yield* Metric.update(Metric.withAttributes(exchangeRequestDuration, { endpoint: path }), ms / 1000)
+        if (result._tag === "Success") {
+          down = undefined
+          if (ms > SLOW_MS) yield* Effect.logWarning(`BingX public API ${what} at ${baseUrl} was slow: answered in ${Math.round(ms)} ms`)
+          return result.success
+        }
+        const failed = result.failure
+        if (failed.transport) {
+          const at = yield* Clock.currentTimeMillis
+          down = { since: at, until: at + UNREACHABLE_RETRY_MS, reason: failed.reason }
+        }
+        yield* Effect.logWarning(`BingX public API ${what} at ${baseUrl} ${failed.reason} (after ${Math.round(ms)} ms)`)
+        return yield* new PublicMarketUnavailable({ reason: failed.reason })
+      }).pipe(Effect.provideService(HttpClient.TracerPropagationEnabled, false))
 
     const lastPrice = (symbol: string) =>
-      Effect.map(get("/openApi/swap/v2/quote/price", { symbol }), (data) => {
+      Effect.flatMap(get("/openApi/swap/v2/quote/price", { symbol }), (data) => {
         const price = fromWire(field(data, "price"))
-        return price !== undefined && BigDecimal.isPositive(price) ? price : undefined
+        return price !== undefined && BigDecimal.isPositive(price)
+          ? Effect.succeed(price)
+          : Effect.fail(new PublicMarketUnavailable({ reason: `gave no positive price for ${symbol}` }))
       }).pipe(Effect.withSpan("PublicMarket.lastPrice", { attributes: { symbol } }))
 
+    const contractList = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      if (contracts !== undefined && now - contracts.at < CONTRACTS_MAX_AGE_MS) return contracts.bySymbol
+      const data = yield* get("/openApi/swap/v2/quote/contracts", {}).pipe(
+        Effect.catch((e) => (contracts !== undefined ? Effect.succeed(undefined) : Effect.fail(e)))
+      )
+      if (data === undefined) return contracts!.bySymbol // refresh failed: the stale list
+      if (!Array.isArray(data)) return yield* new PublicMarketUnavailable({ reason: "answered a contract list that is not a list" })
+      const bySymbol = new Map<string, unknown>()
+      for (const c of data) {
+        const symbol = asText(field(c, "symbol"))
+        if (symbol !== undefined) bySymbol.set(symbol, c)
+      }
+      contracts = { at: now, bySymbol }
+      return bySymbol
+    })
+
     const contract = (symbol: string) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const cached = contracts.get(symbol)
-        if (cached !== undefined && now - cached.at < 3_600_000) return cached.rules
-        const data = yield* get("/openApi/swap/v2/quote/contracts", { symbol })
-        const c = Array.isArray(data) ? data.find((x) => asText(field(x, "symbol")) === symbol) : undefined
-        if (c === undefined) return undefined
-        const rules: ContractRules = {
-          symbol,
-          quantityPrecision: asNumber(field(c, "quantityPrecision")) ?? 8,
-          pricePrecision: asNumber(field(c, "pricePrecision")) ?? 8,
-          minQuantity: fromWire(field(c, "tradeMinQuantity")) ?? ZERO,
-          minNotional: fromWire(field(c, "tradeMinUSDT")) ?? ZERO,
-          maxLongLeverage: asNumber(field(c, "maxLongLeverage")) ?? 125,
-          maxShortLeverage: asNumber(field(c, "maxShortLeverage")) ?? 125,
-          tradable: (asNumber(field(c, "status")) ?? 1) === 1 &&
-            (field(c, "apiStateOpen") === undefined || asBool(field(c, "apiStateOpen")))
-        }
-        contracts.set(symbol, { at: now, rules })
-        return rules
+      Effect.map(contractList, (bySymbol) => {
+        const c = bySymbol.get(symbol)
+        return c === undefined ? undefined : rulesOf(c, symbol)
       }).pipe(Effect.withSpan("PublicMarket.contract", { attributes: { symbol } }))
 
-    return PublicMarket.of({ lastPrice, contract })
+    return PublicMarket.of({ baseUrl, lastPrice, contract, probe: Effect.asVoid(contractList) })
   })
 
   static readonly layerNoDeps = Layer.effect(PublicMarket, PublicMarket.make)

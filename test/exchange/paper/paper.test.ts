@@ -55,6 +55,7 @@ layer(layerTestDatabase, { excludeTestServices: true, timeout: 120_000 })("paper
         eq(order.averagePrice, "65000.5")
         eq(order.executedQuantity, "0.1")
         eq(order.fee, "3.250025") // 0.1 × 65000.5 × 0.0005
+        expect(order.priceSource).toBe("exchange")
         expect(fake.requests("/openApi/swap/v2/quote/price").length).toBeGreaterThan(0)
 
         const again = yield* exchange.placeOrder(buy("tvb-p-1", "0.1"))
@@ -69,13 +70,14 @@ layer(layerTestDatabase, { excludeTestServices: true, timeout: 120_000 })("paper
         expect((yield* Effect.flip(exchange.queryOrder("BTC-USDT", { clientOrderId: "nope" })))._tag).toBe("ExchangeOrderNotFound")
       })))
 
-  it.effect("without a live price it fills at the signal's price; with no price at all it refuses", () =>
-    run(() => ({ BINGX_BASE_URL: OFFLINE, PAPER_TAKER_FEE_RATE: "0.001" }), () =>
+  it.effect("PAPER_PRICE_FALLBACK=alert, without a live price: fills at the signal's price; with no price at all it refuses", () =>
+    run(() => ({ BINGX_BASE_URL: OFFLINE, PAPER_TAKER_FEE_RATE: "0.001", PAPER_PRICE_FALLBACK: "alert" }), () =>
       Effect.gen(function*() {
         const exchange = yield* Exchange
         const order = yield* exchange.placeOrder(buy("tvb-p-2", "2", { symbol: "ETH-USDT", priceHint: D("3000") }))
         eq(order.averagePrice, "3000")
         eq(order.fee, "6")
+        expect(order.priceSource).toBe("alert")
         const error = yield* Effect.flip(exchange.placeOrder(buy("tvb-p-3", "1", { symbol: "SOL-USDT" })))
         expect(error._tag).toBe("PriceUnavailable")
         expect(error.message).toContain("SOL-USDT")
