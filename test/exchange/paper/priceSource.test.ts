@@ -11,7 +11,7 @@ import { AppConfig } from "../../../src/config.ts"
 import { Exchange, type PlaceOrderRequest } from "../../../src/exchange/Exchange.ts"
 import { ExchangeEvents } from "../../../src/exchange/ExchangeEvents.ts"
 import * as Paper from "../../../src/exchange/paper/PaperExchange.ts"
-import { PUBLIC_TIMEOUT_MS } from "../../../src/exchange/paper/PublicMarket.ts"
+import { PUBLIC_TIMEOUT_MS, SLOW_MS } from "../../../src/exchange/paper/PublicMarket.ts"
 import { type FakeBingx, makeFakeBingx } from "../../fakes/bingx.ts"
 import { layerTestDatabase } from "../../support/db.ts"
 import { resetTables } from "../../support/orders.ts"
@@ -191,6 +191,17 @@ layer(layerTestDatabase, { excludeTestServices: true, timeout: 120_000 })("paper
           expect(result.success.priceSource).toBe("exchange")
           expect(BigDecimal.format(result.success.averagePrice!)).toBe("65000.5")
         }
+      })))
+
+  it.effect("a slow answer is used (source exchange) and logged with the time it took", () =>
+    run((fake) => ({ BINGX_BASE_URL: fake.url }), (fake, lines) =>
+      Effect.gen(function*() {
+        const exchange = yield* Exchange
+        fake.inject(PRICE, { kind: "delay", ms: SLOW_MS + 200 })
+        const order = yield* exchange.placeOrder(buy("tvb-s-9"))
+        expect(order.priceSource).toBe("exchange")
+        const slow = lines.find((l) => l.message.includes(`BingX public API ${PRICE} (BTC-USDT) at ${fake.url} was slow: answered in`))
+        expect(slow).toMatchObject({ level: "Warn" })
       })))
 
   it.effect("a repeated clientOrderId answers the stored order without asking for a price", () =>
