@@ -12,9 +12,8 @@
  * Fees are not part of the ledger: they are tracked separately (net PnL = realised − fees).
  */
 import { BigDecimal } from "effect"
-
-export type Side = "long" | "short"
-export type Action = "buy" | "sell"
+import { divide, ZERO } from "./decimal.ts"
+import type { Action, PositionSide } from "./vocabulary.ts"
 
 /** Decimal places kept when a partial close splits the cost basis. */
 export const SCALE = 18
@@ -26,44 +25,19 @@ export interface Leg {
   readonly cost: BigDecimal.BigDecimal
 }
 
-export const ZERO = BigDecimal.fromBigInt(0n)
 export const FLAT: Leg = { quantity: ZERO, cost: ZERO }
 
 export const isFlat = (leg: Leg): boolean => BigDecimal.isZero(leg.quantity)
 
-/**
- * `numerator / denominator` rounded half-even at `scale` decimals, computed exactly with integers.
- * (`BigDecimal.divide` stops at 100 significant digits, truncating; rounding that truncated value
- * again can round a true "just above half" down — a double rounding. This never does.)
- */
-export const divideRounded = (
-  numerator: BigDecimal.BigDecimal,
-  denominator: BigDecimal.BigDecimal,
-  scale: number = SCALE
-): BigDecimal.BigDecimal => {
-  if (denominator.value === 0n) throw new RangeError("division by zero")
-  // n/d × 10^scale = (nv × 10^-ns) / (dv × 10^-ds) × 10^scale = nv × 10^(ds − ns + scale) / dv
-  const shift = denominator.scale - numerator.scale + scale
-  let num = shift >= 0 ? numerator.value * 10n ** BigInt(shift) : numerator.value
-  let den = shift >= 0 ? denominator.value : denominator.value * 10n ** BigInt(-shift)
-  const negative = (num < 0n) !== (den < 0n)
-  if (num < 0n) num = -num
-  if (den < 0n) den = -den
-  let q = num / den
-  const twiceRemainder = 2n * (num % den)
-  if (twiceRemainder > den || (twiceRemainder === den && q % 2n === 1n)) q += 1n
-  return BigDecimal.make(negative ? -q : q, scale)
-}
-
 /** Average entry price (cost / quantity), rounded half-even at `SCALE`; undefined when flat. */
 export const averagePrice = (leg: Leg): BigDecimal.BigDecimal | undefined =>
-  isFlat(leg) ? undefined : BigDecimal.normalize(divideRounded(leg.cost, leg.quantity))
+  isFlat(leg) ? undefined : BigDecimal.normalize(divide(leg.cost, leg.quantity, SCALE))
 
 /** The side a fill opens (buy opens long, sell opens short). */
-export const openingSide = (action: Action): Side => (action === "buy" ? "long" : "short")
+export const openingSide = (action: Action): PositionSide => (action === "buy" ? "long" : "short")
 
 /** True when `action` increases a position on `side`. */
-export const opens = (side: Side, action: Action): boolean => openingSide(action) === side
+export const opens = (side: PositionSide, action: Action): boolean => openingSide(action) === side
 
 export interface LegResult {
   readonly leg: Leg
@@ -80,10 +54,10 @@ const requirePositive = (name: string, d: BigDecimal.BigDecimal) => {
 }
 
 /** Closes `quantity` (≤ open) of a leg at `price`. */
-const close = (side: Side, leg: Leg, quantity: BigDecimal.BigDecimal, price: BigDecimal.BigDecimal) => {
+const close = (side: PositionSide, leg: Leg, quantity: BigDecimal.BigDecimal, price: BigDecimal.BigDecimal) => {
   const removedCost = BigDecimal.equals(quantity, leg.quantity)
     ? leg.cost
-    : divideRounded(BigDecimal.multiply(leg.cost, quantity), leg.quantity)
+    : divide(BigDecimal.multiply(leg.cost, quantity), leg.quantity, SCALE)
   const exitNotional = BigDecimal.multiply(price, quantity)
   const realised = side === "long"
     ? BigDecimal.subtract(exitNotional, removedCost)
@@ -100,7 +74,7 @@ const close = (side: Side, leg: Leg, quantity: BigDecimal.BigDecimal, price: Big
  * Opening fills (long+buy, short+sell) add at the fill price; reducing fills realise.
  */
 export const applyToLeg = (
-  side: Side,
+  side: PositionSide,
   leg: Leg,
   action: Action,
   quantity: BigDecimal.BigDecimal,
@@ -129,7 +103,7 @@ export const applyToLeg = (
 
 /** One-way (net) position: at most one side open at a time. */
 export interface NetPosition {
-  readonly side: Side | undefined
+  readonly side: PositionSide | undefined
   readonly leg: Leg
 }
 
@@ -173,7 +147,7 @@ export const applyToNet = (
 }
 
 /** Unrealised PnL of a leg at the mark price: long `mark×q − cost`, short `cost − mark×q`. */
-export const unrealised = (side: Side, leg: Leg, mark: BigDecimal.BigDecimal): BigDecimal.BigDecimal => {
+export const unrealised = (side: PositionSide, leg: Leg, mark: BigDecimal.BigDecimal): BigDecimal.BigDecimal => {
   if (isFlat(leg)) return ZERO
   const markNotional = BigDecimal.multiply(mark, leg.quantity)
   return BigDecimal.normalize(

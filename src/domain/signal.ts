@@ -13,28 +13,32 @@
  */
 import { BigDecimal, Schema } from "effect"
 import { createHash } from "node:crypto"
-import type { FieldProblem } from "../http/respond.ts"
+import { plain, sizeFromMargin } from "./decimal.ts"
+import {
+  Action,
+  type FieldProblem,
+  MarginMode,
+  type MarketPosition,
+  PositionSide,
+  SignalPositionSide
+} from "./vocabulary.ts"
 import { jsonNumberSource, normaliseKey, type ParsedBody } from "./webhookBody.ts"
 
 // ---------------------------------------------------------------------------------------------
 // The canonical signal
 // ---------------------------------------------------------------------------------------------
 
-export const MarginModeSchema = Schema.Literals(["isolated", "cross"])
-export const ActionSchema = Schema.Literals(["buy", "sell"])
-export const PositionSideSchema = Schema.Literals(["long", "short"])
-
 export const CanonicalSignal = Schema.Struct({
   symbol: Schema.String,
-  action: ActionSchema,
-  positionSide: Schema.NullOr(PositionSideSchema),
+  action: Action,
+  positionSide: SignalPositionSide,
   reduceOnly: Schema.Boolean,
   /** Given, or sized from `marginUsdt` when the price is known; null = the actor sizes it. */
   quantity: Schema.NullOr(Schema.BigDecimal),
   marginUsdt: Schema.NullOr(Schema.BigDecimal),
   price: Schema.NullOr(Schema.BigDecimal),
   leverage: Schema.NullOr(Schema.Int),
-  marginMode: Schema.NullOr(MarginModeSchema),
+  marginMode: Schema.NullOr(MarginMode),
   stopLoss: Schema.NullOr(Schema.BigDecimal),
   takeProfit: Schema.NullOr(Schema.BigDecimal),
   /** The alert's own time (epoch ms), when it carried one. */
@@ -44,10 +48,6 @@ export const CanonicalSignal = Schema.Struct({
   sizedWithLeverage: Schema.NullOr(Schema.Int)
 })
 export type CanonicalSignal = typeof CanonicalSignal.Type
-
-export type Action = typeof ActionSchema.Type
-export type PositionSide = typeof PositionSideSchema.Type
-export type MarginMode = typeof MarginModeSchema.Type
 
 // ---------------------------------------------------------------------------------------------
 // Field aliases (normalised keys: lowercase, no separators)
@@ -92,18 +92,6 @@ export const MAX_INTEGER_DIGITS = 20
 export const MAX_FRACTION_DIGITS = 18
 const MAX_DECIMAL_TEXT = 64
 const MAX_EXPONENT = 30
-
-/** Plain decimal text of a BigDecimal (never scientific notation), normalised (no trailing zeros). */
-export const formatDecimal = (d: BigDecimal.BigDecimal): string => {
-  const n = BigDecimal.normalize(d)
-  const negative = n.value < 0n
-  const digits = (negative ? -n.value : n.value).toString()
-  let out: string
-  if (n.scale <= 0) out = digits + "0".repeat(-n.scale)
-  else if (digits.length > n.scale) out = `${digits.slice(0, digits.length - n.scale)}.${digits.slice(digits.length - n.scale)}`
-  else out = `0.${"0".repeat(n.scale - digits.length)}${digits}`
-  return negative && out !== "0" ? `-${out}` : out
-}
 
 const PLACEHOLDER = /\{\{[^}]*\}\}/
 
@@ -347,9 +335,6 @@ export const parseAction = (input: string): Parse<ActionIntent> => {
   return unknown()
 }
 
-/** A position state: TradingView's `{{strategy.market_position}}` (or a TradersPost sentiment). */
-export type MarketPosition = "long" | "short" | "flat"
-
 export const parseMarketPosition = (input: string): Parse<MarketPosition> => {
   const placeholder = placeholderIn(input)
   if (placeholder !== undefined) return bad(placeholderProblem(placeholder))
@@ -570,23 +555,6 @@ export type DecodeResult =
   | { readonly ok: true; readonly value: DecodedSignals }
   | { readonly ok: false; readonly problems: ReadonlyArray<FieldProblem> }
 
-/** qty = margin × leverage ÷ price, rounded down at `SIZING_SCALE` decimals (exact integer arithmetic). */
-export const sizeFromMargin = (
-  margin: BigDecimal.BigDecimal,
-  leverage: number,
-  price: BigDecimal.BigDecimal
-): BigDecimal.BigDecimal => {
-  const m = BigDecimal.normalize(margin)
-  const p = BigDecimal.normalize(price)
-  // q = (m.value / 10^m.scale) × lev ÷ (p.value / 10^p.scale); scaled by 10^SIZING_SCALE.
-  let numerator = m.value * BigInt(leverage)
-  let denominator = p.value
-  const exponent = p.scale - m.scale + SIZING_SCALE
-  if (exponent >= 0) numerator *= 10n ** BigInt(exponent)
-  else denominator *= 10n ** BigInt(-exponent)
-  return BigDecimal.normalize(BigDecimal.make(numerator / denominator, SIZING_SCALE))
-}
-
 const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex")
 
 /** Looks a field up by its aliases: top level first, then the seed's nested settings containers. */
@@ -763,11 +731,11 @@ export const decodeSignals = (body: ParsedBody, context: DecodeContext): DecodeR
       }
     } else if (price !== undefined) {
       const lev = leverage ?? context.defaultLeverage
-      const sized = sizeFromMargin(marginUsdt, lev, price)
+      const sized = sizeFromMargin(marginUsdt, lev, price, SIZING_SCALE)
       if (BigDecimal.isZero(sized)) {
         problems.push({
           field: lookup(body, "marginUsdt")!.name,
-          problem: `${formatDecimal(marginUsdt)} USDT at leverage ${lev} buys less than ${formatDecimal(BigDecimal.make(1n, SIZING_SCALE))} at price ${formatDecimal(price)}`
+          problem: `${plain(marginUsdt)} USDT at leverage ${lev} buys less than ${plain(BigDecimal.make(1n, SIZING_SCALE))} at price ${plain(price)}`
         })
       } else {
         quantity = sized
@@ -810,13 +778,13 @@ export const decodeSignals = (body: ParsedBody, context: DecodeContext): DecodeR
       if (stopLoss !== undefined && (long ? !BigDecimal.isLessThan(stopLoss, price) : !BigDecimal.isGreaterThan(stopLoss, price))) {
         problems.push({
           field: lookup(body, "stopLoss")!.name,
-          problem: `${formatDecimal(stopLoss)} must be ${long ? "below" : "above"} the price ${formatDecimal(price)} for a ${long ? "long" : "short"} entry`
+          problem: `${plain(stopLoss)} must be ${long ? "below" : "above"} the price ${plain(price)} for a ${long ? "long" : "short"} entry`
         })
       }
       if (takeProfit !== undefined && (long ? !BigDecimal.isGreaterThan(takeProfit, price) : !BigDecimal.isLessThan(takeProfit, price))) {
         problems.push({
           field: lookup(body, "takeProfit")!.name,
-          problem: `${formatDecimal(takeProfit)} must be ${long ? "above" : "below"} the price ${formatDecimal(price)} for a ${long ? "long" : "short"} entry`
+          problem: `${plain(takeProfit)} must be ${long ? "above" : "below"} the price ${plain(price)} for a ${long ? "long" : "short"} entry`
         })
       }
       break
@@ -832,13 +800,13 @@ export const decodeSignals = (body: ParsedBody, context: DecodeContext): DecodeR
   // alert time — or the received minute when the alert has no time.
   const common = {
     symbol,
-    quantity: quantity === undefined ? null : formatDecimal(quantity),
-    marginUsdt: marginUsdt === undefined ? null : formatDecimal(marginUsdt),
-    price: price === undefined ? null : formatDecimal(price),
+    quantity: quantity === undefined ? null : plain(quantity),
+    marginUsdt: marginUsdt === undefined ? null : plain(marginUsdt),
+    price: price === undefined ? null : plain(price),
     leverage: leverage ?? null,
     marginMode: marginMode ?? null,
-    stopLoss: stopLoss === undefined ? null : formatDecimal(stopLoss),
-    takeProfit: takeProfit === undefined ? null : formatDecimal(takeProfit)
+    stopLoss: stopLoss === undefined ? null : plain(stopLoss),
+    takeProfit: takeProfit === undefined ? null : plain(takeProfit)
   }
   const timePart = timestamp !== undefined ? new Date(timestamp).toISOString() : `received-minute:${Math.floor(context.now / 60_000)}`
   const baseKey = id !== undefined

@@ -5,12 +5,16 @@
  * Decimals are `BigDecimal`; exchange order ids are strings (BingX ids exceed 2^53).
  */
 import { type BigDecimal, Context, Data, type Effect } from "effect"
-import type { PriceSource } from "../domain/vocabulary.ts"
-
-export type PositionMode = "one_way" | "hedge"
-export type ExchangeSide = "BUY" | "SELL"
-export type ExchangePositionSide = "BOTH" | "LONG" | "SHORT"
-export type ExchangeMarginType = "ISOLATED" | "CROSSED"
+import type {
+  ExchangeMarginType,
+  ExchangeName,
+  ExchangeOrderStatus,
+  ExchangePositionSide,
+  ExchangeSide,
+  PositionMode,
+  PositionSide,
+  PriceSource
+} from "../domain/vocabulary.ts"
 
 export interface ContractRules {
   readonly symbol: string
@@ -46,8 +50,6 @@ export interface PlaceOrderRequest {
   readonly priceHint?: BigDecimal.BigDecimal | undefined
 }
 
-export type ExchangeOrderStatus = "new" | "partially_filled" | "filled" | "cancelled" | "failed" | "expired"
-
 export interface ExchangeOrder {
   readonly orderId: string
   readonly clientOrderId: string | undefined
@@ -72,7 +74,7 @@ export interface ExchangeOrder {
 
 export interface ExchangePosition {
   readonly symbol: string
-  readonly side: "long" | "short"
+  readonly side: PositionSide
   readonly quantity: BigDecimal.BigDecimal
   readonly entryPrice: BigDecimal.BigDecimal
   readonly markPrice: BigDecimal.BigDecimal | undefined
@@ -127,7 +129,7 @@ export type OrderRef =
   | { readonly clientOrderId: string; readonly orderId?: undefined }
 
 export interface ExchangeShape {
-  readonly name: "bingx" | "paper"
+  readonly name: ExchangeName
   /** Exchange clock, epoch ms. */
   readonly serverTime: Effect.Effect<number, ExchangeError>
   readonly markPrice: (symbol: string) => Effect.Effect<BigDecimal.BigDecimal, ExchangeError | PriceUnavailable>

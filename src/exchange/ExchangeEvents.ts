@@ -7,7 +7,7 @@
  * Best-effort like `FillEvents`: reconciliation polling does not depend on it.
  */
 import { type BigDecimal, Context, Effect, Layer, PubSub, type Scope } from "effect"
-import type { ExchangeOrderStatus, ExchangePositionSide, ExchangeSide } from "./Exchange.ts"
+import type { ExchangeOrderStatus, ExchangePositionSide, ExchangeSide } from "../domain/vocabulary.ts"
 
 export type ExchangeEvent =
   | {

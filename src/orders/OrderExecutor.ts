@@ -33,18 +33,15 @@ import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Crypto from "node:crypto"
 import { AppConfig, type MarginMode } from "../config.ts"
+import { divide, floorTo, parseUnsafe, plain, roundTo, sizeFromMargin, ZERO } from "../domain/decimal.ts"
 import { isFinal, type OrderStatus } from "../domain/order.ts"
-import type { PriceSource } from "../domain/vocabulary.ts"
-import { dec, divide, floorTo, plain, roundTo, ZERO } from "../exchange/decimal.ts"
+import type { ExchangePositionSide, ExchangeSide, PositionMode, PriceSource } from "../domain/vocabulary.ts"
 import {
   type ContractRules,
   Exchange,
   type ExchangeOrder,
-  type ExchangePositionSide,
   type ExchangeRejectedError,
-  type ExchangeSide,
-  type PlaceOrderRequest,
-  type PositionMode
+  type PlaceOrderRequest
 } from "../exchange/Exchange.ts"
 import type { ExchangeEvent } from "../exchange/ExchangeEvents.ts"
 import { Notifier } from "../notify/Notifier.ts"
@@ -159,9 +156,9 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
           action: order.action,
           status: order.status,
           quantity: order.filled_quantity !== "0" && order.filled_quantity !== null
-            ? plain(dec(order.filled_quantity))
-            : order.quantity === null ? null : plain(dec(order.quantity)),
-          price: order.average_price === null ? null : plain(dec(order.average_price)),
+            ? plain(parseUnsafe(order.filled_quantity))
+            : order.quantity === null ? null : plain(parseUnsafe(order.quantity)),
+          price: order.average_price === null ? null : plain(parseUnsafe(order.average_price)),
           priceSource,
           reason: order.reason
         })
@@ -213,7 +210,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
           refuseOn(`could not read the price of ${order.symbol}`),
           Effect.map((p): BigDecimal.BigDecimal | undefined => p),
           Effect.catchTag("PriceUnavailable", () => Effect.succeed(undefined)),
-          Effect.map((p) => p ?? (order.price === null ? undefined : dec(order.price)))
+          Effect.map((p) => p ?? (order.price === null ? undefined : parseUnsafe(order.price)))
         )
 
       const plan = (order: OrderRow, clientOrderId: string) =>
@@ -239,15 +236,18 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
               `no price for ${order.symbol}: the exchange gave none and the signal has no price`
             ))
           }
-          let raw: BigDecimal.BigDecimal
-          if (order.quantity !== null) raw = dec(order.quantity)
-          else if (order.margin_usdt !== null) {
-            raw = divide(BigDecimal.multiply(dec(order.margin_usdt), BigDecimal.fromBigInt(BigInt(leverage))), price)
+          let quantity: BigDecimal.BigDecimal
+          let asked: string
+          if (order.quantity !== null) {
+            asked = plain(parseUnsafe(order.quantity))
+            quantity = floorTo(parseUnsafe(order.quantity), rules.quantityPrecision)
+          } else if (order.margin_usdt !== null) {
+            asked = `${plain(parseUnsafe(order.margin_usdt))} USDT × ${leverage} ÷ ${plain(price)}`
+            quantity = sizeFromMargin(parseUnsafe(order.margin_usdt), leverage, price, rules.quantityPrecision)
           } else return yield* Effect.fail(new Refused("the order has neither a quantity nor margin_usdt to size it from"))
-          const quantity = floorTo(raw, rules.quantityPrecision)
           if (!BigDecimal.isPositive(quantity) || BigDecimal.isLessThan(quantity, rules.minQuantity)) {
             return yield* Effect.fail(new Refused(
-              `quantity ${plain(quantity)} (${plain(raw)} rounded down to ${rules.quantityPrecision} decimals) is below the minimum ${plain(rules.minQuantity)} for ${order.symbol}`
+              `quantity ${plain(quantity)} (${asked} rounded down to ${rules.quantityPrecision} decimals) is below the minimum ${plain(rules.minQuantity)} for ${order.symbol}`
             ))
           }
           const notional = BigDecimal.multiply(quantity, price)
@@ -261,7 +261,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
           if (!sides.closing) {
             const long = sides.side === "BUY"
             if (order.stop_loss !== null) {
-              stopLoss = roundTo(dec(order.stop_loss), rules.pricePrecision)
+              stopLoss = roundTo(parseUnsafe(order.stop_loss), rules.pricePrecision)
               if (long ? !BigDecimal.isLessThan(stopLoss, price) : !BigDecimal.isGreaterThan(stopLoss, price)) {
                 return yield* Effect.fail(new Refused(
                   `stop_loss ${plain(stopLoss)} is not ${long ? "below" : "above"} the price ${plain(price)} of ${order.symbol} for a ${long ? "long" : "short"} entry`
@@ -269,7 +269,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
               }
             }
             if (order.take_profit !== null) {
-              takeProfit = roundTo(dec(order.take_profit), rules.pricePrecision)
+              takeProfit = roundTo(parseUnsafe(order.take_profit), rules.pricePrecision)
               if (long ? !BigDecimal.isGreaterThan(takeProfit, price) : !BigDecimal.isLessThan(takeProfit, price)) {
                 return yield* Effect.fail(new Refused(
                   `take_profit ${plain(takeProfit)} is not ${long ? "above" : "below"} the price ${plain(price)} of ${order.symbol} for a ${long ? "long" : "short"} entry`
@@ -308,7 +308,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
       const apply = (order: OrderRow, ex: ExchangeOrder) =>
         Effect.gen(function*() {
           const executed = ex.executedQuantity
-          const previous = dec(order.filled_quantity)
+          const previous = parseUnsafe(order.filled_quantity)
           let to: OrderStatus = order.status
           let reason: string | undefined
           switch (ex.status) {
@@ -345,13 +345,13 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
             const price = BigDecimal.isZero(previous) || order.average_price === null
               ? ex.averagePrice
               : divide(
-                BigDecimal.subtract(BigDecimal.multiply(ex.averagePrice, executed), BigDecimal.multiply(dec(order.average_price), previous)),
+                BigDecimal.subtract(BigDecimal.multiply(ex.averagePrice, executed), BigDecimal.multiply(parseUnsafe(order.average_price), previous)),
                 delta,
                 12
               )
             // Fills are recorded only together with a grown filled quantity: none exist before the first.
             const recorded = BigDecimal.isZero(previous) ? [] : yield* repo.fillsOf([order.id])
-            const feeSoFar = recorded.reduce((acc, f) => BigDecimal.sum(acc, dec(f.fee)), ZERO)
+            const feeSoFar = recorded.reduce((acc, f) => BigDecimal.sum(acc, parseUnsafe(f.fee)), ZERO)
             fill = {
               positionSide: bookedSide(ex.positionSide),
               fillKey: `${exchange.name}:${ex.orderId}:${plain(executed)}`,
@@ -396,13 +396,13 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
             symbol: order.symbol,
             action: order.action,
             positionSide: fill.position_side,
-            quantity: plain(dec(fill.quantity)),
-            price: plain(dec(fill.price)),
-            fee: plain(dec(fill.fee)),
+            quantity: plain(parseUnsafe(fill.quantity)),
+            price: plain(parseUnsafe(fill.price)),
+            fee: plain(parseUnsafe(fill.fee)),
             feeAsset: fill.fee_asset,
             filledAt: new Date(fill.filled_at)
           })
-          const notional = Number(plain(BigDecimal.multiply(dec(fill.quantity), dec(fill.price))))
+          const notional = Number(plain(BigDecimal.multiply(parseUnsafe(fill.quantity), parseUnsafe(fill.price))))
           yield* Metric.update(notionalBy({ symbol: order.symbol, action: order.action }), notional)
         })
 
@@ -580,12 +580,12 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
             side: sides.side,
             positionSide: sides.positionSide,
             type: "MARKET",
-            quantity: dec(order.quantity!),
+            quantity: parseUnsafe(order.quantity!),
             clientOrderId: order.client_order_id!,
             reduceOnly: sides.reduceOnly,
-            stopLoss: sides.closing || order.stop_loss === null ? undefined : dec(order.stop_loss),
-            takeProfit: sides.closing || order.take_profit === null ? undefined : dec(order.take_profit),
-            priceHint: order.price === null ? undefined : dec(order.price)
+            stopLoss: sides.closing || order.stop_loss === null ? undefined : parseUnsafe(order.stop_loss),
+            takeProfit: sides.closing || order.take_profit === null ? undefined : parseUnsafe(order.take_profit),
+            priceHint: order.price === null ? undefined : parseUnsafe(order.price)
           }
           yield* Effect.logWarning(`order ${order.id}: ${order.client_order_id} never reached the exchange; sending it now`)
           return yield* submit(order, request)

@@ -2,8 +2,8 @@
  * The Order as the HTTP API and the bot see it (shared/api-contract: snake_case, ids and decimals as
  * strings, ISO-8601 UTC timestamps, null for absent values).
  */
+import { parseUnsafe, plain } from "../domain/decimal.ts"
 import type { PriceSource } from "../domain/vocabulary.ts"
-import { dec, plain } from "../exchange/decimal.ts"
 import type { FillRow, OrderRow } from "./OrderRepo.ts"
 
 export interface FillView {
@@ -43,7 +43,7 @@ export interface OrderView {
 }
 
 /** Exact decimal text without trailing zeros ("0.0100" → "0.01"). */
-const decimal = (v: string | null): string | null => (v === null ? null : plain(dec(v)))
+const decimal = (v: string | null): string | null => (v === null ? null : plain(parseUnsafe(v)))
 
 const iso = (d: Date | string): string => new Date(d).toISOString()
 

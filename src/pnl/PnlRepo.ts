@@ -8,9 +8,9 @@
 import { BigDecimal, Context, Data, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
-import type { Action, Side } from "../domain/ledger.ts"
+import { parseUnsafe, plain, ZERO } from "../domain/decimal.ts"
+import type { Action, PositionSide } from "../domain/vocabulary.ts"
 import { applyFill, type BookFill, EMPTY_SLOT, type FillOutcome, type Slot, slotOf, type SlotState } from "./book.ts"
-import { parse, parseNullable, plain, ZERO } from "./decimal.ts"
 
 /** A stored fill the ledger cannot apply (it stays unapplied; the next sweep tries again). */
 export class PnlLedgerError extends Data.TaggedError("PnlLedgerError")<{
@@ -53,7 +53,7 @@ export interface FillReportRow {
   readonly filledAt: Date
   readonly symbol: string
   readonly action: Action
-  readonly positionSide: Side | null
+  readonly positionSide: PositionSide | null
   readonly quantity: BigDecimal.BigDecimal
   readonly price: BigDecimal.BigDecimal
   readonly fee: BigDecimal.BigDecimal
@@ -66,7 +66,7 @@ export interface FillReportRow {
 interface SlotRow {
   readonly symbol: string
   readonly slot: Slot
-  readonly side: Side | null
+  readonly side: PositionSide | null
   readonly quantity: string
   readonly cost: string
   readonly realised: string
@@ -88,9 +88,9 @@ const toStoredSlot = (row: SlotRow): StoredSlot => ({
   updatedAt: toDate(row.updated_at),
   state: {
     side: row.side ?? undefined,
-    leg: { quantity: parse(row.quantity), cost: parse(row.cost) },
-    realised: parse(row.realised),
-    fees: parse(row.fees),
+    leg: { quantity: parseUnsafe(row.quantity), cost: parseUnsafe(row.cost) },
+    realised: parseUnsafe(row.realised),
+    fees: parseUnsafe(row.fees),
     fills: Number(row.fills),
     openedAt: row.opened_at === null ? undefined : toDate(row.opened_at),
     leverage: row.leverage === null ? undefined : Number(row.leverage)
@@ -101,7 +101,7 @@ interface PendingRow {
   readonly id: string
   readonly symbol: string
   readonly action: Action
-  readonly position_side: Side | null
+  readonly position_side: PositionSide | null
   readonly quantity: string
   readonly price: string
   readonly fee: string
@@ -179,9 +179,9 @@ export class PnlRepo extends Context.Service<PnlRepo, PnlRepoShape>()("tvtelegra
           const bookFill: BookFill = {
             action: fill.action,
             positionSide: fill.position_side,
-            quantity: parse(fill.quantity),
-            price: parse(fill.price),
-            fee: parse(fill.fee),
+            quantity: parseUnsafe(fill.quantity),
+            price: parseUnsafe(fill.price),
+            fee: parseUnsafe(fill.fee),
             filledAt: toDate(fill.filled_at),
             leverage: fill.leverage === null ? undefined : Number(fill.leverage)
           }
@@ -284,9 +284,9 @@ export class PnlRepo extends Context.Service<PnlRepo, PnlRepoShape>()("tvtelegra
           rows.map((r): SymbolPeriodRow => ({
             symbol: r.symbol,
             trades: Number(r.trades),
-            volume: parse(r.volume),
-            fees: parse(r.fees),
-            realised: parse(r.realised),
+            volume: parseUnsafe(r.volume),
+            fees: parseUnsafe(r.fees),
+            realised: parseUnsafe(r.realised),
             realisingFills: Number(r.realising),
             winningFills: Number(r.wins)
           }))
@@ -300,7 +300,7 @@ export class PnlRepo extends Context.Service<PnlRepo, PnlRepoShape>()("tvtelegra
           filled_at: Date | string
           symbol: string
           action: Action
-          position_side: Side | null
+          position_side: PositionSide | null
           quantity: string
           price: string
           fee: string
@@ -324,12 +324,12 @@ export class PnlRepo extends Context.Service<PnlRepo, PnlRepoShape>()("tvtelegra
             symbol: r.symbol,
             action: r.action,
             positionSide: r.position_side,
-            quantity: parse(r.quantity),
-            price: parse(r.price),
-            fee: parse(r.fee),
+            quantity: parseUnsafe(r.quantity),
+            price: parseUnsafe(r.price),
+            fee: parseUnsafe(r.fee),
             feeAsset: r.fee_asset,
-            realised: r.applied ? parseNullable(r.realised_pnl) ?? ZERO : undefined,
-            closedQuantity: r.applied ? parseNullable(r.closed) ?? ZERO : undefined
+            realised: r.applied ? (r.realised_pnl === null ? ZERO : parseUnsafe(r.realised_pnl)) : undefined,
+            closedQuantity: r.applied ? (r.closed === null ? ZERO : parseUnsafe(r.closed)) : undefined
           }))
       )
 

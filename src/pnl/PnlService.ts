@@ -22,12 +22,13 @@
 import { BigDecimal, Clock, Context, Data, Duration, Effect, Layer, Metric, type Option, PubSub, Ref, Schedule, Semaphore } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { AppConfig } from "../config.ts"
+import { plain, plainOrNull, toMetricNumber, ZERO } from "../domain/decimal.ts"
 import { averagePrice, unrealised as unrealisedOf } from "../domain/ledger.ts"
+import type { PositionSide } from "../domain/vocabulary.ts"
 import { Exchange, type ExchangeShape } from "../exchange/Exchange.ts"
 import { FillEvents, type RecordedFill } from "../orders/FillEvents.ts"
 import { realisedPnl, realisedPnlTotal, taggedBy } from "../telemetry/metrics.ts"
 import type { Slot } from "./book.ts"
-import { plain, plainOrNull, toMetricNumber, ZERO } from "./decimal.ts"
 import { type AppliedFill, type PnlLedgerError, PnlRepo, type StoredSlot } from "./PnlRepo.ts"
 import {
   type BalanceJson,
@@ -49,7 +50,7 @@ export class BalancesUnavailable extends Data.TaggedError("BalancesUnavailable")
 export interface OpenPosition {
   readonly symbol: string
   readonly slot: Slot
-  readonly side: "long" | "short"
+  readonly side: PositionSide
   readonly quantity: BigDecimal.BigDecimal
   readonly cost: BigDecimal.BigDecimal
   readonly entryPrice: BigDecimal.BigDecimal

@@ -13,17 +13,18 @@
  * refuses such orders, so it only happens when positions were changed outside the bot).
  */
 import { BigDecimal } from "effect"
-import { type Action, applyToLeg, applyToNet, FLAT, isFlat, type Leg, type Side } from "../domain/ledger.ts"
-import { ZERO } from "./decimal.ts"
+import { ZERO } from "../domain/decimal.ts"
+import { applyToLeg, applyToNet, FLAT, isFlat, type Leg } from "../domain/ledger.ts"
+import type { Action, BookSlot, PositionSide } from "../domain/vocabulary.ts"
 
-export type Slot = "net" | "long" | "short"
+export type Slot = BookSlot
 
 /** Fills without a position side belong to the one-way (net) slot. */
-export const slotOf = (positionSide: Side | null): Slot => positionSide ?? "net"
+export const slotOf = (positionSide: PositionSide | null): Slot => positionSide ?? "net"
 
 export interface SlotState {
   /** The open side; undefined when flat. */
-  readonly side: Side | undefined
+  readonly side: PositionSide | undefined
   readonly leg: Leg
   /** Realised PnL of the slot so far (before fees). */
   readonly realised: BigDecimal.BigDecimal
@@ -47,7 +48,7 @@ export const EMPTY_SLOT: SlotState = {
 
 export interface BookFill {
   readonly action: Action
-  readonly positionSide: Side | null
+  readonly positionSide: PositionSide | null
   /** > 0 */
   readonly quantity: BigDecimal.BigDecimal
   /** > 0 */
@@ -71,7 +72,7 @@ export interface FillOutcome {
 
 /** Applies one fill to the slot it belongs to (`slotOf(fill.positionSide)` must be that slot). */
 export const applyFill = (state: SlotState, fill: BookFill): FillOutcome => {
-  let side: Side | undefined
+  let side: PositionSide | undefined
   let leg: Leg
   let realised: BigDecimal.BigDecimal
   let opened: BigDecimal.BigDecimal

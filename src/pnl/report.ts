@@ -21,9 +21,8 @@
  * (`2026-03-01T12:00:00Z`, `…+02:00`); window [from, to); both optional.
  */
 import { BigDecimal } from "effect"
-import type { FieldProblem } from "../http/respond.ts"
-import { divideRounded } from "../domain/ledger.ts"
-import { plain, ZERO } from "./decimal.ts"
+import { divide, plain, ZERO } from "../domain/decimal.ts"
+import type { FieldProblem } from "../domain/vocabulary.ts"
 import type { FillReportRow, SymbolPeriodRow } from "./PnlRepo.ts"
 import type { AccountPart, BalanceJson, OpenPositionJson, PnlSummaryJson } from "../signals/BotStatusParts.ts"
 
@@ -197,7 +196,7 @@ export const periodSummaryJson = (
     realising_fills: realising,
     win_rate: realising === 0
       ? null
-      : plain(divideRounded(BigDecimal.fromNumberUnsafe(wins), BigDecimal.fromNumberUnsafe(realising), WIN_RATE_DECIMALS)),
+      : plain(divide(BigDecimal.fromNumberUnsafe(wins), BigDecimal.fromNumberUnsafe(realising), WIN_RATE_DECIMALS)),
     by_symbol: rows.map((r) => ({
       symbol: r.symbol,
       realized: plain(r.realised),

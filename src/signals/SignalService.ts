@@ -12,15 +12,15 @@
 import { BigDecimal, Clock, Context, Data, Effect, Fiber, Layer, Metric, Option } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { AppConfig } from "../config.ts"
+import { plain } from "../domain/decimal.ts"
 import {
   type CanonicalSignal,
   decodeSignals,
-  formatDecimal,
   MAX_FUTURE_SKEW_SECONDS,
   staleReason
 } from "../domain/signal.ts"
+import type { FieldProblem } from "../domain/vocabulary.ts"
 import { jsonForPostgres, type ParsedBody } from "../domain/webhookBody.ts"
-import type { FieldProblem } from "../http/respond.ts"
 import { Notifier } from "../notify/Notifier.ts"
 import { SignalQueue } from "../orders/SignalQueue.ts"
 import { BotSettings, initialOrderStatus } from "../settings/BotSettings.ts"
@@ -42,7 +42,7 @@ export interface IngestResult {
   readonly list: boolean
 }
 
-const decimal = (d: BigDecimal.BigDecimal | null) => (d === null ? null : formatDecimal(d))
+const decimal = (d: BigDecimal.BigDecimal | null) => (d === null ? null : plain(d))
 
 const toRow = (s: CanonicalSignal, order: NewSignalRow["order"]): NewSignalRow => ({
   idempotencyKey: s.idempotencyKey,

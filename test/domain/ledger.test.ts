@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { BigDecimal } from "effect"
-import { applyToLeg, applyToNet, averagePrice, divideRounded, FLAT, FLAT_NET, unrealised } from "../../src/domain/ledger.ts"
+import { divide } from "../../src/domain/decimal.ts"
+import { applyToLeg, applyToNet, averagePrice, FLAT, FLAT_NET, unrealised } from "../../src/domain/ledger.ts"
 
 const d = (s: string) => BigDecimal.fromStringUnsafe(s)
 const s = (x: BigDecimal.BigDecimal | undefined) => (x === undefined ? undefined : BigDecimal.format(BigDecimal.normalize(x)))
@@ -63,15 +64,15 @@ describe("ledger (hand-computed)", () => {
     expect(() => applyToLeg("long", FLAT, "buy", d("1"), d("-1"))).toThrow(/price/)
   })
 
-  it("divideRounded rounds half-even at the scale, exactly", () => {
-    expect(s(divideRounded(d("1"), d("8"), 2))).toBe("0.12")
-    expect(s(divideRounded(d("3"), d("8"), 2))).toBe("0.38")
-    expect(s(divideRounded(d("-1"), d("8"), 2))).toBe("-0.12")
-    expect(s(divideRounded(d("-3"), d("8"), 2))).toBe("-0.38")
-    expect(s(divideRounded(d("2"), d("3"), 4))).toBe("0.6667")
-    expect(s(divideRounded(d("2"), d("-3"), 4))).toBe("-0.6667")
-    expect(s(divideRounded(d("1.5"), d("0.05"), 0))).toBe("30")
-    expect(() => divideRounded(d("1"), d("0"))).toThrow(/division by zero/)
+  it("decimal.divide (the ledger's cost split) rounds half-even at the scale, exactly", () => {
+    expect(s(divide(d("1"), d("8"), 2))).toBe("0.12")
+    expect(s(divide(d("3"), d("8"), 2))).toBe("0.38")
+    expect(s(divide(d("-1"), d("8"), 2))).toBe("-0.12")
+    expect(s(divide(d("-3"), d("8"), 2))).toBe("-0.38")
+    expect(s(divide(d("2"), d("3"), 4))).toBe("0.6667")
+    expect(s(divide(d("2"), d("-3"), 4))).toBe("-0.6667")
+    expect(s(divide(d("1.5"), d("0.05"), 0))).toBe("30")
+    expect(() => divide(d("1"), d("0"))).toThrow(/division by zero/)
   })
 
   it("a partial close rounds the removed cost exactly even beyond 100 significant digits", () => {

@@ -1,17 +1,17 @@
 import { describe, expect, it } from "@effect/vitest"
 import { BigDecimal, Schema } from "effect"
 import fc from "fast-check"
+import { plain, sizeFromMargin } from "../../src/domain/decimal.ts"
 import {
   CanonicalSignal,
   type DecodeContext,
   decodeSignals,
-  formatDecimal,
   normaliseSymbol,
   parseAction,
   parsePositiveDecimal,
   parseTimestamp,
   resolveAction,
-  sizeFromMargin,
+  SIZING_SCALE,
   staleReason
 } from "../../src/domain/signal.ts"
 import { parseBody, REDACTED, tokenFromBody, tokenFromUnparsedBody } from "../../src/domain/webhookBody.ts"
@@ -231,7 +231,7 @@ describe("decimals", () => {
   ]
   it.each(accepted)("%j → %s", (input, expected) => {
     const r = parsePositiveDecimal(input)
-    expect(r.ok && formatDecimal(r.value)).toBe(expected)
+    expect(r.ok && plain(r.value)).toBe(expected)
   })
 
   it("JSON numbers keep their exact source text", () => {
@@ -239,8 +239,8 @@ describe("decimals", () => {
     if (!parsed.ok) throw new Error("parse")
     const q = parsePositiveDecimal(parsed.body.fields.get("quantity"))
     const p = parsePositiveDecimal(parsed.body.fields.get("price"))
-    expect(q.ok && formatDecimal(q.value)).toBe("123456789.123456789012345678")
-    expect(p.ok && formatDecimal(p.value)).toBe("0.1")
+    expect(q.ok && plain(q.value)).toBe("123456789.123456789012345678")
+    expect(p.ok && plain(p.value)).toBe("0.1")
   })
 
   const rejected: ReadonlyArray<readonly [unknown, string]> = [
@@ -266,10 +266,10 @@ describe("decimals", () => {
     if (!r.ok) expect(r.problem).toContain(words)
   })
 
-  it("formatDecimal never uses exponent notation and round-trips", () => {
+  it("plain never uses exponent notation and round-trips", () => {
     fc.assert(fc.property(fc.bigInt({ min: 1n, max: 10n ** 30n }), fc.integer({ min: -10, max: 18 }), (value, scale) => {
       const d = BigDecimal.make(value, scale)
-      const text = formatDecimal(d)
+      const text = plain(d)
       expect(text).toMatch(/^\d+(\.\d+)?$/)
       const back = parsePositiveDecimal(text)
       if (back.ok) expect(BigDecimal.equals(back.value, d)).toBe(true)
@@ -323,10 +323,10 @@ describe("decodeSignals", () => {
     const s = signals[0]!
     expect({
       ...s,
-      quantity: formatDecimal(s.quantity!),
-      price: formatDecimal(s.price!),
-      stopLoss: formatDecimal(s.stopLoss!),
-      takeProfit: formatDecimal(s.takeProfit!)
+      quantity: plain(s.quantity!),
+      price: plain(s.price!),
+      stopLoss: plain(s.stopLoss!),
+      takeProfit: plain(s.takeProfit!)
     }).toEqual({
       symbol: "ETH-USDT",
       action: "sell",
@@ -378,18 +378,18 @@ describe("decodeSignals", () => {
   it("margin sizing: qty = margin × leverage ÷ price, rounded down, when the price is known", () => {
     const [s] = decodeOk(JSON.stringify({ symbol: "BTCUSDT", action: "buy", margin_usdt: "50", price: "65000.5" })).signals
     // 50 × 5 (default leverage) ÷ 65000.5 = 0.0038461242605826…
-    expect(formatDecimal(s!.quantity!)).toBe("0.00384612")
+    expect(plain(s!.quantity!)).toBe("0.00384612")
     expect(s!.sizedWithLeverage).toBe(5)
-    expect(formatDecimal(s!.marginUsdt!)).toBe("50")
+    expect(plain(s!.marginUsdt!)).toBe("50")
     const [t] = decodeOk(JSON.stringify({ symbol: "BTCUSDT", action: "buy", margin: 35, leverage: 15, close: "2" })).signals
-    expect(formatDecimal(t!.quantity!)).toBe("262.5")
+    expect(plain(t!.quantity!)).toBe("262.5")
     expect(t!.sizedWithLeverage).toBe(15)
   })
 
   it("margin without a price leaves sizing to the order actor", () => {
     const [s] = decodeOk(JSON.stringify({ symbol: "BTCUSDT", action: "buy", margin_usdt: "50" })).signals
     expect(s!.quantity).toBeNull()
-    expect(formatDecimal(s!.marginUsdt!)).toBe("50")
+    expect(plain(s!.marginUsdt!)).toBe("50")
     expect(s!.sizedWithLeverage).toBeNull()
   })
 
@@ -399,8 +399,8 @@ describe("decodeSignals", () => {
   })
 
   it("sizeFromMargin is exact", () => {
-    expect(formatDecimal(sizeFromMargin(dec("100"), 3, dec("0.0003")))).toBe("1000000")
-    expect(formatDecimal(sizeFromMargin(dec("10"), 1, dec("3")))).toBe("3.33333333")
+    expect(plain(sizeFromMargin(dec("100"), 3, dec("0.0003"), SIZING_SCALE))).toBe("1000000")
+    expect(plain(sizeFromMargin(dec("10"), 1, dec("3"), SIZING_SCALE))).toBe("3.33333333")
   })
 
   it("stale: older than SIGNAL_MAX_AGE_SECONDS", () => {
@@ -478,7 +478,7 @@ describe("decodeSignals", () => {
       price: 100
     })).signals
     expect(s!.leverage).toBe(15)
-    expect(formatDecimal(s!.quantity!)).toBe("5.25")
+    expect(plain(s!.quantity!)).toBe("5.25")
   })
 
   it("never throws, whatever JSON object arrives", () => {

@@ -8,7 +8,7 @@ import { BigDecimal } from "effect"
 import * as fc from "fast-check"
 import { averagePrice } from "../../src/domain/ledger.ts"
 import { applyToBook, type Book, bookKey, type BookFill } from "../../src/pnl/book.ts"
-import { plain } from "../../src/pnl/decimal.ts"
+import { plain } from "../../src/domain/decimal.ts"
 import { resolveStep, stepArb } from "./arbitraries.ts"
 import { fromUnits, ReferenceModel } from "./reference.ts"
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { BigDecimal } from "effect"
-import { plain } from "../../src/pnl/decimal.ts"
+import { plain } from "../../src/domain/decimal.ts"
 import type { FillReportRow, SymbolPeriodRow } from "../../src/pnl/PnlRepo.ts"
 import { CSV_COLUMNS, parseCsvWindow, parsePeriod, periodSummaryJson, periodWindow, renderCsv } from "../../src/pnl/report.ts"
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Metric } from "effect"
 import * as fc from "fast-check"
 import { SqlClient } from "effect/sql"
-import { parse, plain } from "../../src/pnl/decimal.ts"
+import { parseUnsafe, plain } from "../../src/domain/decimal.ts"
 import { PnlService } from "../../src/pnl/PnlService.ts"
 import { layerTestConfigAndDatabase, realPostgresUrl } from "../support/db.ts"
 import { resolveStep, stepArb } from "./arbitraries.ts"
@@ -46,7 +46,7 @@ describe(`PnlService vs reference model (property, ${DB})`, () => {
           const fills = yield* sql<{ id: string; realised: string; closed: string }>`
             SELECT f.id::text AS id, f.realised_pnl::text AS realised, f.pnl_closed_quantity::text AS closed
             FROM fills f WHERE f.symbol LIKE ${`R${run}-%`} ORDER BY f.id`
-          expect(fills.map((f) => ({ id: f.id, realised: plain(parse(f.realised)), closed: plain(parse(f.closed)) })), context)
+          expect(fills.map((f) => ({ id: f.id, realised: plain(parseUnsafe(f.realised)), closed: plain(parseUnsafe(f.closed)) })), context)
             .toEqual(expectedPerFill)
 
           const slots = yield* sql<{ symbol: string; slot: string; quantity: string; cost: string; realised: string; fees: string }>`
@@ -64,10 +64,10 @@ describe(`PnlService vs reference model (property, ${DB})`, () => {
           }).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
           expect(slots.map((s) => ({
             key: `${s.symbol} ${s.slot}`,
-            quantity: plain(parse(s.quantity)),
-            cost: plain(parse(s.cost)),
-            realised: plain(parse(s.realised)),
-            fees: plain(parse(s.fees))
+            quantity: plain(parseUnsafe(s.quantity)),
+            cost: plain(parseUnsafe(s.cost)),
+            realised: plain(parseUnsafe(s.realised)),
+            fees: plain(parseUnsafe(s.fees))
           })), context).toEqual(expectedSlots)
           for (const s of ref.slots.values()) total += s.realised
         }

@@ -6,7 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Metric } from "effect"
 import { SqlClient } from "effect/sql"
 import { FillEvents } from "../../src/orders/FillEvents.ts"
-import { parse, plain } from "../../src/pnl/decimal.ts"
+import { parseUnsafe, plain } from "../../src/domain/decimal.ts"
 import { PnlRepo } from "../../src/pnl/PnlRepo.ts"
 import { PnlService } from "../../src/pnl/PnlService.ts"
 import { layerTestConfigAndDatabase, realPostgresUrl } from "../support/db.ts"
@@ -197,7 +197,7 @@ describe(`PnlService (${DB})`, () => {
         yield* pnl.catchUp
         const sql = yield* SqlClient.SqlClient
         const rows = yield* sql<{ realised: string }>`SELECT realised_pnl::text AS realised FROM fills ORDER BY id`
-        expect(rows.map((r) => plain(parse(r.realised)))).toEqual([
+        expect(rows.map((r) => plain(parseUnsafe(r.realised)))).toEqual([
           "0",
           "0",
           "0.333333333333333333",
@@ -251,7 +251,7 @@ describe(`PnlService (${DB})`, () => {
         SELECT fills::text AS fills, quantity::text AS quantity, fees::text AS fees FROM pnl_positions`
       expect(Number(row!.fills)).toBe(11)
       expect(Number(row!.quantity)).toBe(2)
-      expect(plain(parse(row!.fees))).toBe("0.2")
+      expect(plain(parseUnsafe(row!.fees))).toBe("0.2")
       const [applied] = yield* sql<{ n: number }>`SELECT COUNT(*)::integer AS n FROM fills WHERE pnl_applied_at IS NOT NULL`
       expect(Number(applied!.n)).toBe(11)
     }).pipe(Effect.scoped)), { timeout: 60_000 })

@@ -13,26 +13,29 @@
  */
 import { BigDecimal, Clock, Context, Effect, Layer, Ref } from "effect"
 import type { AppConfig } from "../../config.ts"
-import { fromWire, plain, ZERO } from "../decimal.ts"
+import { plain, ZERO } from "../../domain/decimal.ts"
+import type {
+  ExchangeMarginType,
+  ExchangeOrderStatus,
+  ExchangePositionSide,
+  ExchangeSide,
+  PositionMode
+} from "../../domain/vocabulary.ts"
 import {
   type ContractRules,
   Exchange,
   type ExchangeBalance,
-  type ExchangeMarginType,
   type ExchangeOrder,
-  type ExchangeOrderStatus,
   ExchangeOrderNotFound,
   type ExchangePosition,
-  type ExchangePositionSide,
   ExchangeRejectedError,
   type ExchangeShape,
   ExchangeTransientError,
   type OrderRef,
-  type PlaceOrderRequest,
-  type PositionMode
+  type PlaceOrderRequest
 } from "../Exchange.ts"
 import { BingxClient, type BingxClientOptions, type BingxError, NOT_FOUND_CODES } from "./BingxClient.ts"
-import { asBool, asNumber, asText, field, isRecord } from "./json.ts"
+import { asBool, asNumber, asText, field, fromWire, isRecord } from "./json.ts"
 
 const CONTRACTS_TTL_MS = 60 * 60 * 1000
 
@@ -54,7 +57,7 @@ export const parseStatus = (s: string | undefined): ExchangeOrderStatus => {
   }
 }
 
-const parseSide = (v: unknown): "BUY" | "SELL" => (asText(v)?.toUpperCase() === "SELL" ? "SELL" : "BUY")
+const parseSide = (v: unknown): ExchangeSide => (asText(v)?.toUpperCase() === "SELL" ? "SELL" : "BUY")
 const parsePositionSide = (v: unknown): ExchangePositionSide => {
   const s = asText(v)?.toUpperCase()
   return s === "LONG" ? "LONG" : s === "SHORT" ? "SHORT" : "BOTH"

@@ -17,10 +17,10 @@ import { Duration, Effect, Layer, Schedule } from "effect"
 import * as Socket from "effect/socket/Socket"
 import * as Zlib from "node:zlib"
 import { AppConfig } from "../../config.ts"
-import { fromWire, ZERO } from "../decimal.ts"
+import { ZERO } from "../../domain/decimal.ts"
 import { ExchangeEvents } from "../ExchangeEvents.ts"
 import { BingxLive, parseStatus } from "./BingxExchange.ts"
-import { asNumber, asText, field, isRecord, parseExact } from "./json.ts"
+import { asNumber, asText, field, fromWire, isRecord, parseExact } from "./json.ts"
 
 export interface UserDataStreamOptions {
   /** listenKey keep-alive period (default 30 min). */

@@ -6,6 +6,8 @@
  * before parsing, so ids stay exact and prices/quantities can become `BigDecimal` without passing
  * through a float. Callers read numbers with `asNumber`/`fromWire`.
  */
+import { BigDecimal } from "effect"
+import { parse } from "../../domain/decimal.ts"
 
 /** Parses JSON text with every number token kept as its exact text (a string). */
 export const parseExact = (text: string): unknown => JSON.parse(quoteNumbers(text))
@@ -74,3 +76,11 @@ export const asText = (v: unknown): string | undefined => {
 
 /** `true`/`"true"` → true. */
 export const asBool = (v: unknown): boolean => v === true || v === "true"
+
+/** A decimal from an exchange payload: decimal text or a number token kept as text; "" → undefined. */
+export const fromWire = (v: unknown): BigDecimal.BigDecimal | undefined => {
+  if (typeof v === "string") return parse(v)
+  if (typeof v === "number" && Number.isFinite(v)) return parse(String(v))
+  if (typeof v === "bigint") return BigDecimal.fromBigInt(v)
+  return undefined
+}

@@ -6,16 +6,16 @@
  */
 import { BigDecimal, Effect } from "effect"
 import type { SqlClient } from "effect/sql"
-import { FLAT, isFlat, type Leg, type Side } from "../../domain/ledger.ts"
-import type { PriceSource } from "../../domain/vocabulary.ts"
-import { dec, divide, plain } from "../decimal.ts"
-import type { ExchangeOrder, ExchangePositionSide } from "../Exchange.ts"
+import { divide, parseUnsafe, plain } from "../../domain/decimal.ts"
+import { FLAT, isFlat, type Leg } from "../../domain/ledger.ts"
+import type { ExchangePositionSide, ExchangeSide, PositionSide, PriceSource } from "../../domain/vocabulary.ts"
+import type { ExchangeOrder } from "../Exchange.ts"
 
 export interface OrderRow {
   readonly order_id: string
   readonly client_order_id: string | null
   readonly symbol: string
-  readonly side: "BUY" | "SELL"
+  readonly side: ExchangeSide
   readonly position_side: ExchangePositionSide
   readonly quantity: string
   readonly executed_quantity: string
@@ -27,7 +27,7 @@ export interface OrderRow {
 }
 
 export interface LegRow {
-  readonly side: Side
+  readonly side: PositionSide
   readonly quantity: string
   readonly cost: string
   readonly leverage: number
@@ -35,7 +35,7 @@ export interface LegRow {
 
 export interface TriggerRow {
   readonly id: string
-  readonly position_side: Side
+  readonly position_side: PositionSide
   readonly kind: "stop_loss" | "take_profit"
   readonly trigger_price: string
   readonly quantity: string
@@ -49,10 +49,10 @@ const toOrder = (r: OrderRow): ExchangeOrder => ({
   side: r.side,
   positionSide: r.position_side,
   status: r.status === "filled" ? "filled" : r.status === "cancelled" ? "cancelled" : "new",
-  quantity: dec(r.quantity),
-  executedQuantity: dec(r.executed_quantity),
-  averagePrice: r.average_price === null ? undefined : dec(r.average_price),
-  fee: dec(r.fee),
+  quantity: parseUnsafe(r.quantity),
+  executedQuantity: parseUnsafe(r.executed_quantity),
+  averagePrice: r.average_price === null ? undefined : parseUnsafe(r.average_price),
+  fee: parseUnsafe(r.fee),
   feeAsset: "USDT",
   priceSource: r.price_source ?? undefined,
   updatedAt: new Date(r.created_at)
@@ -70,10 +70,10 @@ const readLegs = (symbol: string) =>
   Effect.map(
     sql<LegRow>`SELECT side, quantity::text AS quantity, cost::text AS cost, leverage FROM paper_positions WHERE symbol = ${symbol}`,
     (rows) => {
-      const legs: Record<Side, Leg> = { long: FLAT, short: FLAT }
-      const leverage: Record<Side, number> = { long: 1, short: 1 }
+      const legs: Record<PositionSide, Leg> = { long: FLAT, short: FLAT }
+      const leverage: Record<PositionSide, number> = { long: 1, short: 1 }
       for (const r of rows) {
-        legs[r.side] = { quantity: dec(r.quantity), cost: dec(r.cost) }
+        legs[r.side] = { quantity: parseUnsafe(r.quantity), cost: parseUnsafe(r.cost) }
         leverage[r.side] = Number(r.leverage)
       }
       return { legs, leverage }
@@ -89,7 +89,7 @@ const setting = (symbol: string, key: string) =>
 const leverageFor = (symbol: string, positionSide: ExchangePositionSide) =>
   Effect.map(setting(symbol, `leverage:${positionSide}`), (v) => (v === undefined ? defaultLeverage : Number(v)))
 
-const writeLeg = (symbol: string, side: Side, leg: Leg, leverage: number) =>
+const writeLeg = (symbol: string, side: PositionSide, leg: Leg, leverage: number) =>
   sql`INSERT INTO paper_positions (symbol, side, quantity, cost, leverage, opened_at, updated_at)
     VALUES (${symbol}, ${side}, ${plain(leg.quantity)}::numeric, ${plain(leg.cost)}::numeric, ${leverage},
             ${isFlat(leg) ? null : new Date()}, now())
@@ -100,10 +100,10 @@ const writeLeg = (symbol: string, side: Side, leg: Leg, leverage: number) =>
 
 const wallet = Effect.map(
   sql<{ wallet_balance: string }>`SELECT wallet_balance::text AS wallet_balance FROM paper_account WHERE asset = 'USDT'`,
-  (rows) => dec(rows[0]?.wallet_balance ?? "0")
+  (rows) => parseUnsafe(rows[0]?.wallet_balance ?? "0")
 )
 
-const usedMargin = (legs: Record<Side, Leg>, leverage: Record<Side, number>) =>
+const usedMargin = (legs: Record<PositionSide, Leg>, leverage: Record<PositionSide, number>) =>
   BigDecimal.sum(
     divide(legs.long.cost, BigDecimal.fromBigInt(BigInt(Math.max(1, leverage.long)))),
     divide(legs.short.cost, BigDecimal.fromBigInt(BigInt(Math.max(1, leverage.short))))
@@ -118,7 +118,7 @@ const insertOrder = (o: {
   readonly orderId: string
   readonly clientOrderId: string | null
   readonly symbol: string
-  readonly side: "BUY" | "SELL"
+  readonly side: ExchangeSide
   readonly positionSide: ExchangePositionSide
   readonly kind: "market" | "stop_loss" | "take_profit"
   readonly reduceOnly: boolean
@@ -148,7 +148,7 @@ const bookWallet = (realised: BigDecimal.BigDecimal, fee: BigDecimal.BigDecimal)
       updated_at = now()
     WHERE asset = 'USDT'`
 
-const cancelTriggers = (symbol: string, side: Side) =>
+const cancelTriggers = (symbol: string, side: PositionSide) =>
   sql`UPDATE paper_triggers SET status = 'cancelled', closed_at = now()
     WHERE symbol = ${symbol} AND position_side = ${side} AND status = 'active'`
 

@@ -30,17 +30,20 @@ import { BigDecimal, Context, Effect, Layer, Schedule, Semaphore } from "effect"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 import { AppConfig } from "../../config.ts"
-import { applyToLeg, applyToNet, FLAT, FLAT_NET, isFlat, type Leg, type NetPosition, opens, type Side, unrealised } from "../../domain/ledger.ts"
-import { dec, divide, plain, ZERO } from "../decimal.ts"
-import type { PriceSource } from "../../domain/vocabulary.ts"
+import { divide, parseUnsafe, plain, ZERO } from "../../domain/decimal.ts"
+import { applyToLeg, applyToNet, FLAT, FLAT_NET, isFlat, type Leg, type NetPosition, opens, unrealised } from "../../domain/ledger.ts"
+import {
+  type ExchangeMarginType,
+  type ExchangePositionSide,
+  PositionSide,
+  type PriceSource
+} from "../../domain/vocabulary.ts"
 import {
   Exchange,
   type ExchangeBalance,
-  type ExchangeMarginType,
   type ExchangeOrder,
   ExchangeOrderNotFound,
   type ExchangePosition,
-  type ExchangePositionSide,
   type ExchangeRejectedError,
   type ExchangeShape,
   ExchangeTransientError,
@@ -68,7 +71,7 @@ export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const market = yield* PublicMarket
   const events = yield* ExchangeEvents
-  const feeRate = dec(config.trading.paperFeeRate)
+  const feeRate = parseUnsafe(config.trading.paperFeeRate)
   const mode = config.trading.paperPositionMode
   const lock = yield* Semaphore.make(1)
   const prices = yield* makePaperMarket(market, config)
@@ -112,8 +115,8 @@ export const make = Effect.gen(function*() {
       let quantity = req.quantity
       let realised = ZERO
       let opened = ZERO
-      let openedSide: Side | undefined
-      const next: Record<Side, Leg> = { ...legs }
+      let openedSide: PositionSide | undefined
+      const next: Record<PositionSide, Leg> = { ...legs }
       const nextLeverage = { ...leverage }
 
       if (req.positionSide === "BOTH") {
@@ -138,7 +141,7 @@ export const make = Effect.gen(function*() {
           nextLeverage[openedSide] = orderLeverage
         }
       } else {
-        const side: Side = req.positionSide === "LONG" ? "long" : "short"
+        const side: PositionSide = req.positionSide === "LONG" ? "long" : "short"
         if (!opens(side, action)) {
           if (isFlat(legs[side])) return yield* Effect.fail(rejected(101205, `no ${req.symbol} ${side} position to close`))
           quantity = BigDecimal.min(quantity, legs[side].quantity)
@@ -176,7 +179,7 @@ export const make = Effect.gen(function*() {
         }
       }
 
-      for (const side of ["long", "short"] as const) {
+      for (const side of PositionSide.literals) {
         if (next[side] !== legs[side] || nextLeverage[side] !== leverage[side]) {
           yield* writeLeg(req.symbol, side, next[side], nextLeverage[side])
           if (isFlat(next[side]) && !isFlat(legs[side])) yield* cancelTriggers(req.symbol, side)
@@ -233,7 +236,7 @@ export const make = Effect.gen(function*() {
   })
 
   const fires = (t: TriggerRow, price: BigDecimal.BigDecimal) => {
-    const trigger = dec(t.trigger_price)
+    const trigger = parseUnsafe(t.trigger_price)
     const long = t.position_side === "long"
     return t.kind === "stop_loss"
       ? (long ? BigDecimal.isLessThanOrEqualTo(price, trigger) : BigDecimal.isGreaterThanOrEqualTo(price, trigger))
@@ -262,7 +265,7 @@ export const make = Effect.gen(function*() {
           continue
         }
         // Closes what the entry opened (never more than is still open).
-        const quantity = BigDecimal.min(dec(t.quantity), leg.quantity)
+        const quantity = BigDecimal.min(parseUnsafe(t.quantity), leg.quantity)
         const action = t.position_side === "long" ? "sell" as const : "buy" as const
         const result = applyToLeg(t.position_side, leg, action, quantity, price)
         const fee = BigDecimal.multiply(BigDecimal.multiply(quantity, price), feeRate)
@@ -371,7 +374,7 @@ export const make = Effect.gen(function*() {
           ORDER BY symbol, side`
         const out: Array<ExchangePosition> = []
         for (const r of rows) {
-          const leg = { quantity: dec(r.quantity), cost: dec(r.cost) }
+          const leg = { quantity: parseUnsafe(r.quantity), cost: parseUnsafe(r.cost) }
           const mark = yield* currentPrice(r.symbol)
           out.push({
             symbol: r.symbol,
@@ -391,7 +394,7 @@ export const make = Effect.gen(function*() {
       let upnl = ZERO
       let used = ZERO
       for (const r of rows) {
-        const leg = { quantity: dec(r.quantity), cost: dec(r.cost) }
+        const leg = { quantity: parseUnsafe(r.quantity), cost: parseUnsafe(r.cost) }
         used = BigDecimal.sum(used, divide(leg.cost, BigDecimal.fromBigInt(BigInt(Math.max(1, Number(r.leverage))))))
         const mark = prices.lastSeen(r.symbol)
         if (mark !== undefined) upnl = BigDecimal.sum(upnl, unrealised(r.side, leg, mark))

@@ -15,8 +15,8 @@
  */
 import { type BigDecimal, Clock, Effect } from "effect"
 import type { AppConfigShape } from "../../config.ts"
+import { ZERO } from "../../domain/decimal.ts"
 import type { PriceSource } from "../../domain/vocabulary.ts"
-import { ZERO } from "../decimal.ts"
 import { type ContractRules, ExchangeRejectedError, type PlaceOrderRequest, PriceUnavailable } from "../Exchange.ts"
 import type { PublicMarketShape, PublicMarketUnavailable } from "./PublicMarket.ts"
 

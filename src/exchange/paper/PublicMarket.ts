@@ -19,9 +19,9 @@ import { BigDecimal, Clock, Context, Data, Duration, Effect, Layer, Metric } fro
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import { AppConfig } from "../../config.ts"
 import { exchangeRequestDuration } from "../../telemetry/metrics.ts"
-import { asBool, asNumber, asText, field, parseExact } from "../bingx/json.ts"
+import { ZERO } from "../../domain/decimal.ts"
+import { asBool, asNumber, asText, field, fromWire, parseExact } from "../bingx/json.ts"
 import { unsignedQuery } from "../bingx/sign.ts"
-import { fromWire, ZERO } from "../decimal.ts"
 import type { ContractRules } from "../Exchange.ts"
 
 /** The public API gave no usable answer; `reason` completes "the BingX public API at <url> …". */
