@@ -9,11 +9,9 @@
 import { Config, ConfigProvider, Context, Data, Effect, Layer, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import type { PaperPriceFallback } from "./domain/vocabulary.ts"
+import { MarginMode, PaperPriceFallback, PositionMode, TradingMode } from "./domain/vocabulary.ts"
 
 export type Role = "all" | "api" | "bot"
-export type TradingMode = "paper" | "live"
-export type MarginMode = "isolated" | "cross"
 export type LogLevelName = "Trace" | "Debug" | "Info" | "Warn" | "Error" | "Fatal" | "None"
 
 export interface AppConfigShape {
@@ -80,7 +78,7 @@ export interface AppConfigShape {
     /** Paper exchange taker fee rate, decimal string (0.0005 = 0.05 %). */
     readonly paperFeeRate: string
     /** Position mode the paper exchange simulates. */
-    readonly paperPositionMode: "one_way" | "hedge"
+    readonly paperPositionMode: PositionMode
     /** How often the paper exchange refreshes prices to trigger attached stop-loss / take-profit. */
     readonly paperPriceRefreshSeconds: number
     /**
@@ -447,8 +445,8 @@ const SEED_IGNORED: ReadonlyArray<{ readonly variable: string; readonly why: str
 export const loadConfig: Effect.Effect<AppConfigShape, ConfigInvalid> = Effect.gen(function*() {
   const role = yield* oneOf("ROLE", ["all", "api", "bot"] as const, "all")
   const trading = {
-    mode: yield* oneOf("TRADING_MODE", ["paper", "live"] as const, "paper"),
-    defaultMarginMode: yield* oneOf("DEFAULT_MARGIN_MODE", ["isolated", "cross"] as const, "isolated", {
+    mode: yield* oneOf("TRADING_MODE", TradingMode.literals, "paper"),
+    defaultMarginMode: yield* oneOf("DEFAULT_MARGIN_MODE", MarginMode.literals, "isolated", {
       crossed: "cross"
     }),
     defaultLeverage: yield* int("DEFAULT_LEVERAGE", 5, 1, 125),
@@ -465,13 +463,13 @@ export const loadConfig: Effect.Effect<AppConfigShape, ConfigInvalid> = Effect.g
     breakerThreshold: yield* int("EXCHANGE_BREAKER_THRESHOLD", 3, 1, 100),
     breakerCooldownSeconds: yield* int("EXCHANGE_BREAKER_COOLDOWN_SECONDS", 30, 1, 3_600),
     paperFeeRate: yield* decimalString("PAPER_TAKER_FEE_RATE", "0.0005", 0.01),
-    paperPositionMode: yield* oneOf("PAPER_POSITION_MODE", ["one_way", "hedge"] as const, "one_way", {
+    paperPositionMode: yield* oneOf("PAPER_POSITION_MODE", PositionMode.literals, "one_way", {
       oneway: "one_way",
       "one-way": "one_way",
       dual: "hedge"
     }),
     paperPriceRefreshSeconds: yield* int("PAPER_PRICE_REFRESH_SECONDS", 5, 1, 3_600),
-    paperPriceFallback: yield* oneOf("PAPER_PRICE_FALLBACK", ["alert", "refuse"] as const, "refuse")
+    paperPriceFallback: yield* oneOf("PAPER_PRICE_FALLBACK", PaperPriceFallback.literals, "refuse")
   }
   const bingx = {
     apiKey: yield* secret("BINGX_API_KEY"),

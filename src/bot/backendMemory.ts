@@ -4,7 +4,8 @@
  * same state over the HTTP contract. It records every call so tests can assert, for example, that
  * one button press made exactly one approve call.
  */
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
+import { type Action, type FieldProblem, MarginMode, type PositionSide } from "../domain/vocabulary.ts"
 import {
   BackendUnavailable,
   type BotAuditEntry,
@@ -28,8 +29,8 @@ export interface MemoryCall {
 
 export interface NewSignal {
   readonly symbol: string
-  readonly action: "buy" | "sell"
-  readonly positionSide?: "long" | "short" | null
+  readonly action: Action
+  readonly positionSide?: PositionSide | null
   readonly quantity?: string | null
   readonly price?: string | null
   readonly orderStatus?: Order["status"]
@@ -144,12 +145,12 @@ export class MemoryBackend {
 
   updateSettings(patch: SettingsPatch): BotState {
     this.guard({ op: "updateSettings", arg: JSON.stringify(patch) })
-    const fields: Array<{ field: string; problem: string }> = []
+    const fields: Array<FieldProblem> = []
     if (patch.leverage !== undefined && (!Number.isInteger(patch.leverage) || patch.leverage < 1 || patch.leverage > 125)) {
       fields.push({ field: "leverage", problem: "must be a whole number from 1 to 125" })
     }
-    if (patch.margin_mode !== undefined && patch.margin_mode !== "isolated" && patch.margin_mode !== "cross") {
-      fields.push({ field: "margin_mode", problem: "must be isolated or cross" })
+    if (patch.margin_mode !== undefined && !Schema.is(MarginMode)(patch.margin_mode)) {
+      fields.push({ field: "margin_mode", problem: `must be ${MarginMode.literals.join(" or ")}` })
     }
     if (fields.length > 0) throw new Invalid({ message: "invalid settings", fields })
     this.state = { ...this.state, ...patch, updated_at: iso(this.now()) }

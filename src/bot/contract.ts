@@ -8,8 +8,9 @@
  * Unknown extra keys are ignored (forward compatible); missing or malformed ones are errors.
  */
 import { Data, Effect, Schema } from "effect"
-import { ORDER_STATUSES } from "../domain/order.ts"
-import { PriceSource } from "../domain/vocabulary.ts"
+import { Id } from "../domain/ids.ts"
+import { OrderStatus } from "../domain/order.ts"
+import { Action, MarginMode, PositionSide, PriceSource, TradingMode } from "../domain/vocabulary.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Scalars
@@ -20,7 +21,6 @@ export const Decimal = Schema.String.check(
   Schema.isPattern(/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/, { expected: "a decimal string such as \"65000.5\"" })
 )
 /** An id as a decimal string ("34"). */
-export const Id = Schema.String.check(Schema.isPattern(/^\d{1,20}$/, { expected: "an id such as \"34\"" }))
 /** An ISO-8601 timestamp string ("2026-01-02T03:04:05.000Z"). */
 export const Timestamp = Schema.String.check(
   Schema.isPattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/, {
@@ -28,10 +28,6 @@ export const Timestamp = Schema.String.check(
   })
 )
 
-export const Action = Schema.Literals(["buy", "sell"])
-export const PositionSide = Schema.Literals(["long", "short"])
-export const MarginModeSchema = Schema.Literals(["isolated", "cross"])
-export const OrderStatusSchema = Schema.Literals(ORDER_STATUSES)
 export const BreakerStateSchema = Schema.Literals(["closed", "half_open", "open"])
 export const PnlPeriodSchema = Schema.Literals(["day", "week", "all"])
 export type PnlPeriod = typeof PnlPeriodSchema.Type
@@ -84,11 +80,11 @@ export type Breaker = typeof Breaker.Type
 export const BotState = Schema.Struct({
   auto_trade_enabled: Schema.Boolean,
   manual_confirmation_required: Schema.Boolean,
-  margin_mode: MarginModeSchema,
+  margin_mode: MarginMode,
   leverage: Schema.Int,
   paused: Schema.Boolean,
   updated_at: Schema.NullOr(Timestamp),
-  trading_mode: Schema.Literals(["paper", "live"]),
+  trading_mode: TradingMode,
   balances: Schema.optionalKey(Schema.Array(Balance)),
   pnl: Schema.optionalKey(PnlSummary),
   open_positions: Schema.optionalKey(Schema.Array(Position)),
@@ -106,13 +102,13 @@ export const Signal = Schema.Struct({
   margin_usdt: Schema.NullOr(Decimal),
   price: Schema.NullOr(Decimal),
   leverage: Schema.NullOr(Schema.Int),
-  margin_mode: Schema.NullOr(MarginModeSchema),
+  margin_mode: Schema.NullOr(MarginMode),
   stop_loss: Schema.NullOr(Decimal),
   take_profit: Schema.NullOr(Decimal),
   timestamp: Schema.NullOr(Timestamp),
   received_at: Timestamp,
   order_id: Schema.NullOr(Id),
-  order_status: Schema.NullOr(OrderStatusSchema)
+  order_status: Schema.NullOr(OrderStatus)
 })
 export type Signal = typeof Signal.Type
 
@@ -137,13 +133,13 @@ export const Order = Schema.Struct({
   action: Action,
   position_side: Schema.NullOr(PositionSide),
   reduce_only: Schema.Boolean,
-  status: OrderStatusSchema,
+  status: OrderStatus,
   quantity: Schema.NullOr(Decimal),
   filled_quantity: Decimal,
   price: Schema.NullOr(Decimal),
   average_price: Schema.NullOr(Decimal),
   leverage: Schema.NullOr(Schema.Int),
-  margin_mode: Schema.NullOr(MarginModeSchema),
+  margin_mode: Schema.NullOr(MarginMode),
   stop_loss: Schema.NullOr(Decimal),
   take_profit: Schema.NullOr(Decimal),
   client_order_id: Schema.NullOr(Schema.String),
@@ -188,7 +184,7 @@ export const PositionList = Schema.Struct({ positions: Schema.Array(Position) })
 export interface SettingsPatch {
   readonly auto_trade_enabled?: boolean
   readonly manual_confirmation_required?: boolean
-  readonly margin_mode?: "isolated" | "cross"
+  readonly margin_mode?: MarginMode
   readonly leverage?: number
   readonly paused?: boolean
 }

@@ -3,7 +3,10 @@
  * x3/x5/x10/x20, Refresh); approvals carry the order id. Every callback_data is ≤ 64 bytes
  * (order ids are at most 20 digits: "approve:" + 20 = 28 bytes).
  */
+import { Schema } from "effect"
 import type { InlineKeyboardMarkup } from "grammy/types"
+import { isId } from "../domain/ids.ts"
+import { MarginMode } from "../domain/vocabulary.ts"
 import type { BotState } from "./contract.ts"
 
 export const CB = {
@@ -47,12 +50,14 @@ export const approvalKeyboard = (orderId: string): InlineKeyboardMarkup => ({
 export type Callback =
   | { readonly _tag: "ToggleAutoTrade" }
   | { readonly _tag: "ToggleManual" }
-  | { readonly _tag: "Margin"; readonly mode: "isolated" | "cross" }
+  | { readonly _tag: "Margin"; readonly mode: MarginMode }
   | { readonly _tag: "Leverage"; readonly leverage: number }
   | { readonly _tag: "Noop" }
   | { readonly _tag: "Refresh" }
   | { readonly _tag: "Approve"; readonly orderId: string }
   | { readonly _tag: "Reject"; readonly orderId: string }
+
+const isMarginMode = Schema.is(MarginMode)
 
 export const parseCallback = (data: string): Callback | undefined => {
   if (data === CB.toggleAutoTrade) return { _tag: "ToggleAutoTrade" }
@@ -61,7 +66,7 @@ export const parseCallback = (data: string): Callback | undefined => {
   if (data.startsWith(CB.noopPrefix)) return { _tag: "Noop" }
   if (data.startsWith(CB.marginPrefix)) {
     const mode = data.slice(CB.marginPrefix.length)
-    return mode === "isolated" || mode === "cross" ? { _tag: "Margin", mode } : undefined
+    return isMarginMode(mode) ? { _tag: "Margin", mode } : undefined
   }
   if (data.startsWith(CB.leveragePrefix)) {
     const raw = data.slice(CB.leveragePrefix.length)
@@ -71,7 +76,7 @@ export const parseCallback = (data: string): Callback | undefined => {
   for (const [prefix, tag] of [[CB.approvePrefix, "Approve"], [CB.rejectPrefix, "Reject"]] as const) {
     if (data.startsWith(prefix)) {
       const orderId = data.slice(prefix.length)
-      return /^\d{1,20}$/.test(orderId) ? { _tag: tag, orderId } : undefined
+      return isId(orderId) ? { _tag: tag, orderId } : undefined
     }
   }
   return undefined

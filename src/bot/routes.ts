@@ -9,7 +9,8 @@ import { ByteSize, Effect, Layer } from "effect"
 import { HttpServerRequest } from "effect/http"
 import type { Update } from "grammy/types"
 import { AuditLog } from "../audit/AuditLog.ts"
-import { ApiError, errorResponse, type FieldProblem, json, operatorRoute, publicRoute, readBodyText } from "../http/respond.ts"
+import type { FieldProblem } from "../domain/vocabulary.ts"
+import { ApiError, errorResponse, json, operatorRoute, publicRoute, readBodyText } from "../http/respond.ts"
 import { TelegramWebhook } from "./TelegramBot.ts"
 
 const ACTION = /^[A-Za-z0-9_.:/-]{1,64}$/

@@ -4,7 +4,11 @@
  *
  *   awaiting_approval → pending → submitted → (partially_filled →) filled
  *   ends: rejected, cancelled, expired, failed, skipped, filled
+ *
+ * `OrderStatus` is a Schema as well as a type, so the HTTP and database edges decode with it.
  */
+import { Schema } from "effect"
+
 export const ORDER_STATUSES = [
   "awaiting_approval",
   "pending",
@@ -18,7 +22,8 @@ export const ORDER_STATUSES = [
   "skipped"
 ] as const
 
-export type OrderStatus = (typeof ORDER_STATUSES)[number]
+export const OrderStatus = Schema.Literals(ORDER_STATUSES)
+export type OrderStatus = typeof OrderStatus.Type
 
 export const FINAL_STATUSES: ReadonlySet<OrderStatus> = new Set<OrderStatus>([
   "filled",
@@ -48,4 +53,4 @@ export const TRANSITIONS: Readonly<Record<OrderStatus, ReadonlyArray<OrderStatus
 
 export const canTransition = (from: OrderStatus, to: OrderStatus): boolean => TRANSITIONS[from].includes(to)
 
-export const isOrderStatus = (s: string): s is OrderStatus => (ORDER_STATUSES as ReadonlyArray<string>).includes(s)
+export const isOrderStatus: (s: unknown) => s is OrderStatus = Schema.is(OrderStatus)

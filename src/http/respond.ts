@@ -10,13 +10,9 @@
  */
 import { ByteSize, Data, Effect, Redacted } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
+import type { FieldProblem } from "../domain/vocabulary.ts"
 import { Secrets } from "../security/Secrets.ts"
 import { tokensEqual } from "../security/tokens.ts"
-
-export interface FieldProblem {
-  readonly field: string
-  readonly problem: string
-}
 
 /** An answer other than success, with its status. Handlers fail with it; the route renders it. */
 export class ApiError extends Data.TaggedError("ApiError")<{

@@ -7,7 +7,7 @@
  */
 import { Context, Effect, Layer } from "effect"
 import type { OrderStatus } from "../domain/order.ts"
-import type { PriceSource } from "../domain/vocabulary.ts"
+import type { Action, PositionSide, PriceSource } from "../domain/vocabulary.ts"
 
 export type Notification =
   | {
@@ -16,8 +16,8 @@ export type Notification =
     readonly signalId: string
     readonly orderId: string
     readonly symbol: string
-    readonly action: "buy" | "sell"
-    readonly positionSide: "long" | "short" | null
+    readonly action: Action
+    readonly positionSide: PositionSide | null
     readonly reduceOnly: boolean
     /** Decimal strings. */
     readonly quantity: string | null
@@ -29,7 +29,7 @@ export type Notification =
     readonly _tag: "OrderUpdate"
     readonly orderId: string
     readonly symbol: string
-    readonly action: "buy" | "sell"
+    readonly action: Action
     readonly status: OrderStatus
     readonly quantity: string | null
     readonly price: string | null

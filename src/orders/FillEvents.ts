@@ -5,15 +5,16 @@
  * (fills are idempotent by id), so nothing depends on this in-memory channel alone.
  */
 import { Context, Effect, Layer, PubSub, type Scope } from "effect"
+import type { Action, PositionSide } from "../domain/vocabulary.ts"
 
 export interface RecordedFill {
   /** `fills.id` (decimal string). */
   readonly fillId: string
   readonly orderId: string
   readonly symbol: string
-  readonly action: "buy" | "sell"
+  readonly action: Action
   /** null in one-way mode (net position). */
-  readonly positionSide: "long" | "short" | null
+  readonly positionSide: PositionSide | null
   /** Decimal strings, exact. */
   readonly quantity: string
   readonly price: string

@@ -32,10 +32,18 @@ import { BigDecimal, Clock, Context, Duration, Effect, Layer, Metric } from "eff
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Crypto from "node:crypto"
-import { AppConfig, type MarginMode } from "../config.ts"
+import { AppConfig } from "../config.ts"
 import { divide, floorTo, parseUnsafe, plain, roundTo, sizeFromMargin, ZERO } from "../domain/decimal.ts"
 import { isFinal, type OrderStatus } from "../domain/order.ts"
-import type { ExchangePositionSide, ExchangeSide, PositionMode, PriceSource } from "../domain/vocabulary.ts"
+import type {
+  Action,
+  ExchangePositionSide,
+  ExchangeSide,
+  MarginMode,
+  PositionMode,
+  PositionSide,
+  PriceSource
+} from "../domain/vocabulary.ts"
 import {
   type ContractRules,
   Exchange,
@@ -58,7 +66,7 @@ export const clientOrderIdFor = (prefix: string, orderId: string): string => `tv
 
 /** BingX side / positionSide / reduceOnly for an order, given the account's position mode. */
 export const exchangeSides = (
-  order: { readonly action: "buy" | "sell"; readonly position_side: "long" | "short" | null; readonly reduce_only: boolean },
+  order: { readonly action: Action; readonly position_side: PositionSide | null; readonly reduce_only: boolean },
   mode: PositionMode
 ): { readonly side: ExchangeSide; readonly positionSide: ExchangePositionSide; readonly reduceOnly: boolean; readonly closing: boolean } => {
   const side: ExchangeSide = order.action === "buy" ? "BUY" : "SELL"
@@ -81,7 +89,7 @@ const priceFrom = (source: PriceSource | null): string =>
   source === "alert" ? "price from the alert, not the market" : source === "exchange" ? "price from the exchange" : "price source not recorded"
 
 /** The side a fill is booked on: hedge legs long/short, one-way (BOTH) is a net position (null). */
-const bookedSide = (positionSide: ExchangePositionSide): "long" | "short" | null =>
+const bookedSide = (positionSide: ExchangePositionSide): PositionSide | null =>
   positionSide === "LONG" ? "long" : positionSide === "SHORT" ? "short" : null
 
 /** Refused before anything was sent: the order becomes `rejected` with this reason. */

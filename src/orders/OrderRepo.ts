@@ -12,15 +12,15 @@ import { Context, Effect, Layer, Metric } from "effect"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 import { canTransition, isFinal, type OrderStatus } from "../domain/order.ts"
-import type { PriceSource } from "../domain/vocabulary.ts"
+import type { Action, MarginMode, PositionSide, PriceSource } from "../domain/vocabulary.ts"
 import { orderTransitions, taggedBy } from "../telemetry/metrics.ts"
 
 export interface OrderRow {
   readonly id: string
   readonly signal_id: string
   readonly symbol: string
-  readonly action: "buy" | "sell"
-  readonly position_side: "long" | "short" | null
+  readonly action: Action
+  readonly position_side: PositionSide | null
   readonly reduce_only: boolean
   readonly status: OrderStatus
   readonly quantity: string | null
@@ -29,7 +29,7 @@ export interface OrderRow {
   readonly price: string | null
   readonly average_price: string | null
   readonly leverage: number | null
-  readonly margin_mode: "isolated" | "cross" | null
+  readonly margin_mode: MarginMode | null
   readonly stop_loss: string | null
   readonly take_profit: string | null
   readonly client_order_id: string | null
@@ -48,8 +48,8 @@ export interface FillRow {
   readonly order_id: string
   readonly fill_key: string
   readonly symbol: string
-  readonly action: "buy" | "sell"
-  readonly position_side: "long" | "short" | null
+  readonly action: Action
+  readonly position_side: PositionSide | null
   readonly quantity: string
   readonly price: string
   readonly fee: string
@@ -66,13 +66,13 @@ export interface OrderPatch {
   readonly exchangeOrderId?: string | undefined
   readonly quantity?: string | undefined
   readonly leverage?: number | undefined
-  readonly marginMode?: "isolated" | "cross" | undefined
+  readonly marginMode?: MarginMode | undefined
   readonly incrementAttempts?: boolean | undefined
 }
 
 export interface NewFill {
   /** How the exchange booked it: long/short in hedge mode, null for a one-way (net) position. */
-  readonly positionSide: "long" | "short" | null
+  readonly positionSide: PositionSide | null
   readonly fillKey: string
   readonly quantity: string
   readonly price: string
@@ -151,7 +151,7 @@ export class OrderRepo extends Context.Service<OrderRepo, {
   /** An order that happened at the exchange without us placing it (attached SL/TP), already filled. */
   readonly insertFilledChild: (args: {
     readonly parent: OrderRow
-    readonly action: "buy" | "sell"
+    readonly action: Action
     readonly exchangeOrderId: string
     readonly quantity: string
     readonly price: string

@@ -13,6 +13,7 @@ import { Clock, Context, Data, Effect, Layer, Option } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { AuditLog } from "../audit/AuditLog.ts"
 import { AppConfig } from "../config.ts"
+import { isId } from "../domain/ids.ts"
 import type { OrderStatus } from "../domain/order.ts"
 import { Notifier } from "../notify/Notifier.ts"
 import type { Actor } from "../settings/BotSettings.ts"
@@ -52,10 +53,6 @@ export interface OrderServiceShape {
 }
 
 export const REJECTED_BY_OPERATOR = "rejected by operator"
-
-/** An order id: a positive bigint (a larger number is not found, not a database error). */
-const MAX_ID = 9_223_372_036_854_775_807n
-const isId = (s: string) => /^\d{1,19}$/.test(s) && BigInt(s) <= MAX_ID
 
 export class OrderService extends Context.Service<OrderService, OrderServiceShape>()("tvtelegrambingx/OrderService") {
   static readonly make = Effect.gen(function*() {

@@ -3,7 +3,7 @@
  * strings, ISO-8601 UTC timestamps, null for absent values).
  */
 import { parseUnsafe, plain } from "../domain/decimal.ts"
-import type { PriceSource } from "../domain/vocabulary.ts"
+import type { Action, MarginMode, PositionSide, PriceSource } from "../domain/vocabulary.ts"
 import type { FillRow, OrderRow } from "./OrderRepo.ts"
 
 export interface FillView {
@@ -21,8 +21,8 @@ export interface OrderView {
   readonly id: string
   readonly signal_id: string
   readonly symbol: string
-  readonly action: "buy" | "sell"
-  readonly position_side: "long" | "short" | null
+  readonly action: Action
+  readonly position_side: PositionSide | null
   readonly reduce_only: boolean
   readonly status: string
   readonly quantity: string | null
@@ -31,7 +31,7 @@ export interface OrderView {
   readonly price: string | null
   readonly average_price: string | null
   readonly leverage: number | null
-  readonly margin_mode: "isolated" | "cross" | null
+  readonly margin_mode: MarginMode | null
   readonly stop_loss: string | null
   readonly take_profit: string | null
   readonly client_order_id: string | null

@@ -7,8 +7,9 @@
  */
 import { Effect, Layer } from "effect"
 import { HttpRouter, HttpServerRequest } from "effect/http"
-import { isOrderStatus, ORDER_STATUSES } from "../domain/order.ts"
-import { ApiError, type FieldProblem, json, operatorRoute } from "../http/respond.ts"
+import { isOrderStatus, OrderStatus } from "../domain/order.ts"
+import type { FieldProblem } from "../domain/vocabulary.ts"
+import { ApiError, json, operatorRoute } from "../http/respond.ts"
 import { type OrderConflict, type OrderListFilter, type OrderNotFound, OrderService } from "./OrderService.ts"
 
 const API_ACTOR = { actor: "api", actorId: "operator" } as const
@@ -28,7 +29,7 @@ export const parseListQuery = (search: URLSearchParams) => {
   const problems: Array<FieldProblem> = []
   const status = search.get("status") ?? undefined
   if (status !== undefined && !isOrderStatus(status)) {
-    problems.push({ field: "status", problem: `must be one of ${ORDER_STATUSES.join(", ")}` })
+    problems.push({ field: "status", problem: `must be one of ${OrderStatus.literals.join(", ")}` })
   }
   const rawSymbol = search.get("symbol") ?? undefined
   const symbol = rawSymbol?.trim().toUpperCase()

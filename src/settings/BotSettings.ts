@@ -7,13 +7,13 @@
  * DEFAULT_MARGIN_MODE and DEFAULT_LEVERAGE; afterwards the stored values win.
  * `current` is served from memory (no query per webhook); `update` writes through and audits.
  */
-import { Context, Data, Effect, Layer, Ref } from "effect"
+import { Context, Data, Effect, Layer, Ref, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 import { AuditLog } from "../audit/AuditLog.ts"
-import { AppConfig, type MarginMode } from "../config.ts"
+import { AppConfig } from "../config.ts"
 import type { OrderStatus } from "../domain/order.ts"
-import type { FieldProblem } from "../http/respond.ts"
+import { type FieldProblem, MarginMode } from "../domain/vocabulary.ts"
 
 export interface BotSettingsValue {
   readonly autoTradeEnabled: boolean
@@ -56,8 +56,8 @@ export const validatePatch = (patch: SettingsPatch): ReadonlyArray<FieldProblem>
   if (patch.leverage !== undefined && (!Number.isInteger(patch.leverage) || patch.leverage < 1 || patch.leverage > 125)) {
     problems.push({ field: "leverage", problem: "must be a whole number from 1 to 125" })
   }
-  if (patch.marginMode !== undefined && patch.marginMode !== "isolated" && patch.marginMode !== "cross") {
-    problems.push({ field: "margin_mode", problem: "must be isolated or cross" })
+  if (patch.marginMode !== undefined && !Schema.is(MarginMode)(patch.marginMode)) {
+    problems.push({ field: "margin_mode", problem: `must be ${MarginMode.literals.join(" or ")}` })
   }
   return problems
 }

@@ -8,6 +8,7 @@
  */
 import { Context, Effect, Layer } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
+import type { PositionSide } from "../domain/vocabulary.ts"
 
 export interface BalanceJson {
   readonly asset: string
@@ -26,7 +27,7 @@ export interface PnlSummaryJson {
 
 export interface OpenPositionJson {
   readonly symbol: string
-  readonly side: "long" | "short"
+  readonly side: PositionSide
   readonly quantity: string
   readonly entry_price: string
   readonly mark_price: string | null

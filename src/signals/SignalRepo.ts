@@ -13,19 +13,20 @@ import { Context, Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 import type { OrderStatus } from "../domain/order.ts"
+import type { Action, MarginMode, PositionSide } from "../domain/vocabulary.ts"
 
 export interface NewSignalRow {
   readonly idempotencyKey: string
   readonly symbol: string
-  readonly action: "buy" | "sell"
-  readonly positionSide: "long" | "short" | null
+  readonly action: Action
+  readonly positionSide: PositionSide | null
   readonly reduceOnly: boolean
   /** Decimal strings. */
   readonly quantity: string | null
   readonly marginUsdt: string | null
   readonly price: string | null
   readonly leverage: number | null
-  readonly marginMode: "isolated" | "cross" | null
+  readonly marginMode: MarginMode | null
   readonly stopLoss: string | null
   readonly takeProfit: string | null
   /** The alert's own time (ISO), if any. */
@@ -59,14 +60,14 @@ export interface SignalView {
   readonly id: string
   readonly idempotencyKey: string
   readonly symbol: string
-  readonly action: "buy" | "sell"
-  readonly positionSide: "long" | "short" | null
+  readonly action: Action
+  readonly positionSide: PositionSide | null
   readonly reduceOnly: boolean
   readonly quantity: string | null
   readonly marginUsdt: string | null
   readonly price: string | null
   readonly leverage: number | null
-  readonly marginMode: "isolated" | "cross" | null
+  readonly marginMode: MarginMode | null
   readonly stopLoss: string | null
   readonly takeProfit: string | null
   readonly timestamp: Date | null
@@ -206,14 +207,14 @@ interface SignalRow {
   readonly id: string
   readonly idempotency_key: string
   readonly symbol: string
-  readonly action: "buy" | "sell"
-  readonly position_side: "long" | "short" | null
+  readonly action: Action
+  readonly position_side: PositionSide | null
   readonly reduce_only: boolean
   readonly quantity: string | null
   readonly margin_usdt: string | null
   readonly price: string | null
   readonly leverage: number | null
-  readonly margin_mode: "isolated" | "cross" | null
+  readonly margin_mode: MarginMode | null
   readonly stop_loss: string | null
   readonly take_profit: string | null
   readonly signal_time: Date | string | null

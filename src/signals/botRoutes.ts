@@ -9,7 +9,8 @@
 import { ByteSize, Effect, Layer, Schema, SchemaIssue } from "effect"
 import { HttpServerRequest } from "effect/http"
 import { AppConfig } from "../config.ts"
-import { ApiError, type FieldProblem, json, operatorRoute, readBodyText } from "../http/respond.ts"
+import { type FieldProblem, MarginMode } from "../domain/vocabulary.ts"
+import { ApiError, json, operatorRoute, readBodyText } from "../http/respond.ts"
 import { BotSettings, type BotSettingsValue, type SettingsPatch } from "../settings/BotSettings.ts"
 import { BotStatusParts } from "./BotStatusParts.ts"
 import { signalJson } from "./json.ts"
@@ -52,7 +53,7 @@ const status = Effect.map(botState, (state) => json(state))
 export const SettingsBody = Schema.Struct({
   auto_trade_enabled: Schema.optionalKey(Schema.Boolean),
   manual_confirmation_required: Schema.optionalKey(Schema.Boolean),
-  margin_mode: Schema.optionalKey(Schema.Literals(["isolated", "cross"])),
+  margin_mode: Schema.optionalKey(MarginMode),
   leverage: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 125 }))),
   paused: Schema.optionalKey(Schema.Boolean)
 })
@@ -61,7 +62,7 @@ const PROBLEMS: Readonly<Record<string, string>> = {
   auto_trade_enabled: "must be true or false",
   manual_confirmation_required: "must be true or false",
   paused: "must be true or false",
-  margin_mode: "must be isolated or cross",
+  margin_mode: `must be ${MarginMode.literals.join(" or ")}`,
   leverage: "must be a whole number from 1 to 125"
 }
 

@@ -12,9 +12,11 @@
 import { ByteSize, Data, Duration, Effect, Layer, Metric } from "effect"
 import { HttpIncomingMessage, HttpMiddleware, HttpRouter, HttpServerRequest, UrlParams } from "effect/http"
 import { AppConfig } from "../config.ts"
+import { isId } from "../domain/ids.ts"
 import { normaliseSymbol, parseTimestamp } from "../domain/signal.ts"
 import { parseBody, tokenFromBody, tokenFromUnparsedBody } from "../domain/webhookBody.ts"
-import { ApiError, type FieldProblem, json, operatorRoute, publicRoute } from "../http/respond.ts"
+import type { FieldProblem } from "../domain/vocabulary.ts"
+import { ApiError, json, operatorRoute, publicRoute } from "../http/respond.ts"
 import { OrderService } from "../orders/OrderService.ts"
 import { Secrets } from "../security/Secrets.ts"
 import { matchesAny } from "../security/tokens.ts"
@@ -224,9 +226,6 @@ const listSignals = Effect.gen(function*() {
   const signals = yield* service.list({ limit, symbol, since })
   return json({ signals: signals.map(signalJson) })
 })
-
-/** Ids are bigint: anything else is simply not found. */
-export const isId = (id: string | undefined): id is string => id !== undefined && /^[1-9]\d{0,17}$/.test(id)
 
 const getSignal = Effect.gen(function*() {
   const { id } = yield* HttpRouter.params
