@@ -23,6 +23,7 @@ import type { AppConfig } from "../config.ts"
 import { DATABASE_UNAVAILABLE } from "../http/respond.ts"
 import type { OrderConflict, OrderNotFound } from "../orders/OrderService.ts"
 import { OrderService } from "../orders/OrderService.ts"
+import { orderJson } from "../orders/OrderView.ts"
 import { PnlService } from "../pnl/PnlService.ts"
 import { BotSettings } from "../settings/BotSettings.ts"
 import { botState } from "../signals/botRoutes.ts"
@@ -114,12 +115,15 @@ export class LocalOperations extends Context.Service<LocalOperations, LocalOpera
           Effect.flatMap((list) => asContract(SignalArray, "the recent signals")(list.map(signalJson)))
         ),
       orders: (limit) =>
-        orders.list({ limit }).pipe(Effect.mapError(databaseDown), Effect.flatMap(asContract(OrderArray, "the order list"))),
-      order: (orderId) => orderErrors(orders.get(orderId)).pipe(Effect.flatMap(asContract(Order, `order ${orderId}`))),
+        orders.list({ limit }).pipe(
+          Effect.mapError(databaseDown),
+          Effect.flatMap((list) => asContract(OrderArray, "the order list")(list.map(orderJson)))
+        ),
+      order: (orderId) => orderErrors(orders.get(orderId)).pipe(Effect.map(orderJson), Effect.flatMap(asContract(Order, `order ${orderId}`))),
       approve: (orderId, actorId) =>
-        orderErrors(orders.approve(orderId, telegram(actorId))).pipe(Effect.flatMap(asContract(Order, `order ${orderId}`))),
+        orderErrors(orders.approve(orderId, telegram(actorId))).pipe(Effect.map(orderJson), Effect.flatMap(asContract(Order, `order ${orderId}`))),
       reject: (orderId, actorId) =>
-        orderErrors(orders.reject(orderId, telegram(actorId))).pipe(Effect.flatMap(asContract(Order, `order ${orderId}`))),
+        orderErrors(orders.reject(orderId, telegram(actorId))).pipe(Effect.map(orderJson), Effect.flatMap(asContract(Order, `order ${orderId}`))),
       pnl: (period) =>
         pnl.periodSummary(period).pipe(Effect.mapError(databaseDown), Effect.flatMap(asContract(PnlReport, "the PnL report"))),
       positions: pnl.positionsJson.pipe(Effect.mapError(databaseDown), Effect.flatMap(asContract(PositionArray, "the positions")))

@@ -15,7 +15,7 @@
  */
 import { Schema } from "effect"
 import { OrderRequest } from "./orderPlan.ts"
-import { Action, MarginMode, SignalPositionSide } from "./vocabulary.ts"
+import { Action, MarginMode, PriceSource, SignalPositionSide } from "./vocabulary.ts"
 
 export const ORDER_STATUSES = [
   "awaiting_approval",
@@ -77,6 +77,8 @@ export const Fill = Schema.Struct({
   price: Schema.BigDecimal,
   fee: Schema.BigDecimal,
   feeAsset: Schema.String,
+  /** `exchange` (a market price) or `alert` (a paper fill at the signal's price); null: not recorded (older fills). */
+  priceSource: Schema.NullOr(PriceSource),
   filledAt: Schema.Date
 })
 export type Fill = typeof Fill.Type

@@ -13,7 +13,8 @@
  */
 import { BigDecimal, Schema } from "effect"
 import { createHash } from "node:crypto"
-import { plain, sizeFromMargin } from "./decimal.ts"
+import { plain } from "./decimal.ts"
+import { closes, protectionProblems, quantityFor } from "./orderPlan.ts"
 import {
   Action,
   type FieldProblem,
@@ -536,8 +537,6 @@ export const staleReason = (ageSeconds: number, maxAgeSeconds: number, timestamp
     : "")
 export const MAX_ACTIONS = 10
 export const MAX_ID_LENGTH = 128
-/** Decimal places of a quantity sized from margin (rounded down: never more than the margin buys). */
-export const SIZING_SCALE = 8
 
 export interface DecodedSignals {
   readonly signals: ReadonlyArray<CanonicalSignal>
@@ -731,14 +730,12 @@ export const decodeSignals = (body: ParsedBody, context: DecodeContext): DecodeR
       }
     } else if (price !== undefined) {
       const lev = leverage ?? context.defaultLeverage
-      const sized = sizeFromMargin(marginUsdt, lev, price, SIZING_SCALE)
-      if (BigDecimal.isZero(sized)) {
-        problems.push({
-          field: lookup(body, "marginUsdt")!.name,
-          problem: `${plain(marginUsdt)} USDT at leverage ${lev} buys less than ${plain(BigDecimal.make(1n, SIZING_SCALE))} at price ${plain(price)}`
-        })
+      // The order plan's sizing, against the alert's price (planning re-rounds to the contract).
+      const sized = quantityFor({ quantity: null, marginUsdt }, lev, price)
+      if ("problem" in sized) {
+        problems.push({ field: lookup(body, "marginUsdt")!.name, problem: sized.problem.problem })
       } else {
-        quantity = sized
+        quantity = sized.quantity
         sizedWithLeverage = lev
       }
     }
@@ -770,24 +767,12 @@ export const decodeSignals = (body: ParsedBody, context: DecodeContext): DecodeR
     ageSeconds = Math.max(0, (context.now - timestamp) / 1000)
   }
 
-  // stop-loss / take-profit on the right side of a known price, for opening orders
-  if (price !== undefined) {
-    for (const r of resolved) {
-      if (r.reduceOnly) continue
-      const long = r.positionSide === "long" || (r.positionSide === null && r.action === "buy")
-      if (stopLoss !== undefined && (long ? !BigDecimal.isLessThan(stopLoss, price) : !BigDecimal.isGreaterThan(stopLoss, price))) {
-        problems.push({
-          field: lookup(body, "stopLoss")!.name,
-          problem: `${plain(stopLoss)} must be ${long ? "below" : "above"} the price ${plain(price)} for a ${long ? "long" : "short"} entry`
-        })
-      }
-      if (takeProfit !== undefined && (long ? !BigDecimal.isGreaterThan(takeProfit, price) : !BigDecimal.isLessThan(takeProfit, price))) {
-        problems.push({
-          field: lookup(body, "takeProfit")!.name,
-          problem: `${plain(takeProfit)} must be ${long ? "above" : "below"} the price ${plain(price)} for a ${long ? "long" : "short"} entry`
-        })
-      }
-      break
+  // stop-loss / take-profit on the right side of a known price, for opening orders: the order
+  // plan's check, against the alert's price (planning checks again against the live price)
+  const entry = resolved.find((r) => !closes(r))
+  if (price !== undefined && entry !== undefined) {
+    for (const p of protectionProblems(entry.action, { stopLoss, takeProfit }, price)) {
+      problems.push({ field: lookup(body, p.field === "stop_loss" ? "stopLoss" : "takeProfit")!.name, problem: p.problem })
     }
   }
 

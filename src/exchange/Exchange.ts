@@ -5,6 +5,7 @@
  * Decimals are `BigDecimal`; exchange order ids are strings (BingX ids exceed 2^53).
  */
 import { type BigDecimal, Context, Data, type Effect } from "effect"
+import type { ContractRules, OrderRequest as PlaceOrderRequest } from "../domain/orderPlan.ts"
 import type {
   ExchangeMarginType,
   ExchangeName,
@@ -16,39 +17,8 @@ import type {
   PriceSource
 } from "../domain/vocabulary.ts"
 
-export interface ContractRules {
-  readonly symbol: string
-  /** Decimals allowed in a quantity (step = 10^-n). */
-  readonly quantityPrecision: number
-  readonly pricePrecision: number
-  /** Minimum order quantity, in base coins. */
-  readonly minQuantity: BigDecimal.BigDecimal
-  /** Minimum order notional, in USDT. */
-  readonly minNotional: BigDecimal.BigDecimal
-  readonly maxLongLeverage: number
-  readonly maxShortLeverage: number
-  /** Listed, online and open to API trading. */
-  readonly tradable: boolean
-}
-
-export interface PlaceOrderRequest {
-  readonly symbol: string
-  readonly side: ExchangeSide
-  readonly positionSide: ExchangePositionSide
-  readonly type: "MARKET"
-  readonly quantity: BigDecimal.BigDecimal
-  /** Stable per order: a resend after an unknown outcome reuses it (lowercase, ≤ 40 chars). */
-  readonly clientOrderId: string
-  /** Only in one-way mode (BingX refuses it in hedge mode). */
-  readonly reduceOnly: boolean
-  readonly stopLoss?: BigDecimal.BigDecimal | undefined
-  readonly takeProfit?: BigDecimal.BigDecimal | undefined
-  /**
-   * The price the order was sized and checked with (the exchange's price, else the signal's).
-   * The live exchange ignores it; the paper exchange fills at it when it has no live price.
-   */
-  readonly priceHint?: BigDecimal.BigDecimal | undefined
-}
+/** The contract's rules and the order request are the order plan's words (one definition). */
+export type { ContractRules, OrderRequest as PlaceOrderRequest } from "../domain/orderPlan.ts"
 
 export interface ExchangeOrder {
   readonly orderId: string

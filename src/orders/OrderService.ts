@@ -13,13 +13,13 @@ import { Clock, Context, Data, Effect, Layer, Option } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { AuditLog } from "../audit/AuditLog.ts"
 import { AppConfig } from "../config.ts"
-import { isId } from "../domain/ids.ts"
-import type { OrderStatus } from "../domain/order.ts"
+import { parseId } from "../domain/ids.ts"
+import type { Fill, Order, OrderStatus, OrderWithFills } from "../domain/order.ts"
+import { plainOrNull } from "../domain/decimal.ts"
 import { Notifier } from "../notify/Notifier.ts"
 import type { Actor } from "../settings/BotSettings.ts"
 import { Breaker, type BreakerStatus } from "./Breaker.ts"
-import { OrderRepo, type OrderRow } from "./OrderRepo.ts"
-import { orderView, type OrderView } from "./OrderView.ts"
+import { OrderRepo } from "./OrderRepo.ts"
 import { SignalQueue } from "./SignalQueue.ts"
 
 export class OrderNotFound extends Data.TaggedError("OrderNotFound")<{
@@ -42,17 +42,21 @@ export interface OrderListFilter {
 }
 
 export interface OrderServiceShape {
-  readonly get: (orderId: string) => Effect.Effect<OrderView, OrderNotFound | SqlError>
+  readonly get: (orderId: string) => Effect.Effect<OrderWithFills, OrderNotFound | SqlError>
   /** Newest first, with fills. */
-  readonly list: (filter?: OrderListFilter) => Effect.Effect<ReadonlyArray<OrderView>, SqlError>
+  readonly list: (filter?: OrderListFilter) => Effect.Effect<ReadonlyArray<OrderWithFills>, SqlError>
   /** The orders a signal created (oldest first), with their fills. */
-  readonly ofSignal: (signalId: string) => Effect.Effect<ReadonlyArray<OrderView>, SqlError>
-  readonly approve: (orderId: string, actor: Actor) => Effect.Effect<OrderView, OrderNotFound | OrderConflict | SqlError>
-  readonly reject: (orderId: string, actor: Actor) => Effect.Effect<OrderView, OrderNotFound | OrderConflict | SqlError>
+  readonly ofSignal: (signalId: string) => Effect.Effect<ReadonlyArray<OrderWithFills>, SqlError>
+  readonly approve: (orderId: string, actor: Actor) => Effect.Effect<OrderWithFills, OrderNotFound | OrderConflict | SqlError>
+  readonly reject: (orderId: string, actor: Actor) => Effect.Effect<OrderWithFills, OrderNotFound | OrderConflict | SqlError>
   readonly breakerStatus: Effect.Effect<BreakerStatus>
 }
 
 export const REJECTED_BY_OPERATOR = "rejected by operator"
+
+/** Each order with its own fills (from one batch of fills). */
+const withOwnFills = (orders: ReadonlyArray<Order>, fills: ReadonlyArray<Fill>): ReadonlyArray<OrderWithFills> =>
+  orders.map((order) => ({ order, fills: fills.filter((f) => f.orderId === order.id) }))
 
 export class OrderService extends Context.Service<OrderService, OrderServiceShape>()("tvtelegrambingx/OrderService") {
   static readonly make = Effect.gen(function*() {
@@ -64,11 +68,12 @@ export class OrderService extends Context.Service<OrderService, OrderServiceShap
     const breaker = yield* Breaker
     const approvalTimeoutMs = config.trading.approvalTimeoutSeconds * 1000
 
-    const withFills = (order: OrderRow) => Effect.map(repo.fillsOf([order.id]), (fills) => orderView(order, fills))
+    const withFills = (order: Order) => Effect.map(repo.fillsOf([order.id]), (fills): OrderWithFills => ({ order, fills }))
 
     const load = (orderId: string) =>
       Effect.gen(function*() {
-        const order = isId(orderId) ? yield* repo.get(orderId) : undefined
+        const id = parseId(orderId)
+        const order = id === undefined ? undefined : yield* repo.get(id)
         if (order === undefined) return yield* new OrderNotFound({ orderId, message: `order ${orderId} not found` })
         return order
       })
@@ -80,30 +85,28 @@ export class OrderService extends Context.Service<OrderService, OrderServiceShap
     const list = Effect.fn("OrderService.list")(function*(filter: OrderListFilter = {}) {
       const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500)
       const orders = yield* repo.list({ status: filter.status, symbol: filter.symbol, limit })
-      const fills = yield* repo.fillsOf(orders.map((o) => o.id))
-      return orders.map((o) => orderView(o, fills))
+      return withOwnFills(orders, yield* repo.fillsOf(orders.map((o) => o.id)))
     })
 
     const ofSignal = Effect.fn("OrderService.ofSignal")(function*(signalId: string) {
       const orders = yield* repo.bySignal(signalId)
-      const fills = yield* repo.fillsOf(orders.map((o) => o.id))
-      return orders.map((o) => orderView(o, fills))
+      return withOwnFills(orders, yield* repo.fillsOf(orders.map((o) => o.id)))
     })
 
-    const notifyUpdate = (order: OrderRow) =>
+    const notifyUpdate = (order: Order) =>
       notifier.notify({
         _tag: "OrderUpdate",
         orderId: order.id,
         symbol: order.symbol,
         action: order.action,
         status: order.status,
-        quantity: order.quantity,
-        price: order.price,
+        quantity: plainOrNull(order.quantity),
+        price: plainOrNull(order.price),
         priceSource: null,
         reason: order.reason
       })
 
-    const conflict = (order: OrderRow, action: string, actor: Actor) =>
+    const conflict = (order: Order, action: string, actor: Actor) =>
       Effect.gen(function*() {
         const message = `order ${order.id} is already ${order.status.replace("_", " ")}`
         yield* audit.record({ ...actor, action, payload: { order_id: order.id }, result: `conflict: ${message}` })
@@ -111,10 +114,10 @@ export class OrderService extends Context.Service<OrderService, OrderServiceShap
       })
 
     /** Expires an approval that came too late; answers the conflict that says so. */
-    const expireIfLate = (order: OrderRow, action: string, actor: Actor) =>
+    const expireIfLate = (order: Order, action: string, actor: Actor) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        if (now - new Date(order.created_at).getTime() <= approvalTimeoutMs) return
+        if (now - order.createdAt.getTime() <= approvalTimeoutMs) return
         const reason = `approval timed out: not approved within APPROVAL_TIMEOUT_SECONDS (${config.trading.approvalTimeoutSeconds} s)`
         const expired = yield* repo.transition(order.id, "awaiting_approval", "expired", { reason })
         if (expired === undefined) {

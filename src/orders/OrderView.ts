@@ -1,10 +1,12 @@
 /**
- * The Order as the HTTP API and the bot see it (shared/api-contract: snake_case, ids and decimals as
- * strings, ISO-8601 UTC timestamps, null for absent values).
+ * The Order as the HTTP API and the bot see it: snake_case, ids and decimals as strings (plain,
+ * no trailing zeros), ISO-8601 UTC timestamps, null for absent values. Produced from the domain
+ * record at the HTTP edge only.
  */
-import { parseUnsafe, plain } from "../domain/decimal.ts"
-import type { Action, MarginMode, PositionSide, PriceSource } from "../domain/vocabulary.ts"
-import type { FillRow, OrderRow } from "./OrderRepo.ts"
+import type { BigDecimal } from "effect"
+import { plain, plainOrNull } from "../domain/decimal.ts"
+import type { Fill, Order, OrderWithFills } from "../domain/order.ts"
+import type { Action, MarginMode, PriceSource, SignalPositionSide } from "../domain/vocabulary.ts"
 
 export interface FillView {
   readonly id: string
@@ -22,7 +24,7 @@ export interface OrderView {
   readonly signal_id: string
   readonly symbol: string
   readonly action: Action
-  readonly position_side: PositionSide | null
+  readonly position_side: SignalPositionSide
   readonly reduce_only: boolean
   readonly status: string
   readonly quantity: string | null
@@ -42,42 +44,43 @@ export interface OrderView {
   readonly fills: ReadonlyArray<FillView>
 }
 
-/** Exact decimal text without trailing zeros ("0.0100" → "0.01"). */
-const decimal = (v: string | null): string | null => (v === null ? null : plain(parseUnsafe(v)))
+const decimal = (v: BigDecimal.BigDecimal | null): string | null => plainOrNull(v)
 
-const iso = (d: Date | string): string => new Date(d).toISOString()
-
-export const fillView = (f: FillRow): FillView => ({
+export const fillView = (f: Fill): FillView => ({
   id: f.id,
-  quantity: decimal(f.quantity)!,
-  price: decimal(f.price)!,
-  fee: decimal(f.fee)!,
-  fee_asset: f.fee_asset,
-  price_source: f.price_source,
-  filled_at: iso(f.filled_at)
+  quantity: plain(f.quantity),
+  price: plain(f.price),
+  fee: plain(f.fee),
+  fee_asset: f.feeAsset,
+  price_source: f.priceSource,
+  filled_at: f.filledAt.toISOString()
 })
 
-export const orderView = (o: OrderRow, fills: ReadonlyArray<FillRow>): OrderView => ({
+/** The wire shape of an order; `fills` may hold other orders' fills (only this order's are kept). */
+export const orderView = (o: Order, fills: ReadonlyArray<Fill>): OrderView => ({
   id: o.id,
-  signal_id: o.signal_id,
+  signal_id: o.signalId,
   symbol: o.symbol,
   action: o.action,
-  position_side: o.position_side,
-  reduce_only: o.reduce_only,
+  position_side: o.positionSide,
+  reduce_only: o.reduceOnly,
   status: o.status,
   quantity: decimal(o.quantity),
-  margin_usdt: decimal(o.margin_usdt),
-  filled_quantity: decimal(o.filled_quantity)!,
+  margin_usdt: decimal(o.marginUsdt),
+  filled_quantity: plain(o.filledQuantity),
   price: decimal(o.price),
-  average_price: decimal(o.average_price),
+  average_price: decimal(o.averagePrice),
   leverage: o.leverage,
-  margin_mode: o.margin_mode,
-  stop_loss: decimal(o.stop_loss),
-  take_profit: decimal(o.take_profit),
-  client_order_id: o.client_order_id,
-  exchange_order_id: o.exchange_order_id,
+  margin_mode: o.marginMode,
+  stop_loss: decimal(o.stopLoss),
+  take_profit: decimal(o.takeProfit),
+  client_order_id: o.clientOrderId,
+  exchange_order_id: o.exchangeOrderId,
   reason: o.reason,
-  created_at: iso(o.created_at),
-  updated_at: iso(o.updated_at),
-  fills: fills.filter((f) => f.order_id === o.id).map(fillView)
+  created_at: o.createdAt.toISOString(),
+  updated_at: o.updatedAt.toISOString(),
+  fills: fills.filter((f) => f.orderId === o.id).map(fillView)
 })
+
+/** The wire shape of an order with its fills (what the order services return). */
+export const orderJson = (o: OrderWithFills): OrderView => orderView(o.order, o.fills)

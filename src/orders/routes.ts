@@ -11,6 +11,7 @@ import { isOrderStatus, OrderStatus } from "../domain/order.ts"
 import type { FieldProblem } from "../domain/vocabulary.ts"
 import { ApiError, json, operatorRoute } from "../http/respond.ts"
 import { type OrderConflict, type OrderListFilter, type OrderNotFound, OrderService } from "./OrderService.ts"
+import { orderJson } from "./OrderView.ts"
 
 const API_ACTOR = { actor: "api", actorId: "operator" } as const
 
@@ -57,7 +58,7 @@ const list = operatorRoute(
     const search = new URL(request.url, "http://localhost").searchParams
     const { problems, filter } = parseListQuery(search)
     if (problems.length > 0) return yield* new ApiError({ status: 422, message: "invalid query parameters", fields: problems })
-    return json({ orders: yield* (yield* OrderService).list(filter) })
+    return json({ orders: (yield* (yield* OrderService).list(filter)).map(orderJson) })
   })
 )
 
@@ -66,7 +67,7 @@ const get = operatorRoute(
   "/orders/:id",
   Effect.gen(function*() {
     const service = yield* OrderService
-    return json(yield* toApiError(service.get(yield* orderId)))
+    return json(orderJson(yield* toApiError(service.get(yield* orderId))))
   })
 )
 
@@ -75,7 +76,7 @@ const approve = operatorRoute(
   "/orders/:id/approve",
   Effect.gen(function*() {
     const service = yield* OrderService
-    return json(yield* toApiError(service.approve(yield* orderId, API_ACTOR)))
+    return json(orderJson(yield* toApiError(service.approve(yield* orderId, API_ACTOR))))
   })
 )
 
@@ -84,7 +85,7 @@ const reject = operatorRoute(
   "/orders/:id/reject",
   Effect.gen(function*() {
     const service = yield* OrderService
-    return json(yield* toApiError(service.reject(yield* orderId, API_ACTOR)))
+    return json(orderJson(yield* toApiError(service.reject(yield* orderId, API_ACTOR))))
   })
 )
 

@@ -18,6 +18,7 @@ import { parseBody, tokenFromBody, tokenFromUnparsedBody } from "../domain/webho
 import type { FieldProblem } from "../domain/vocabulary.ts"
 import { ApiError, json, operatorRoute, publicRoute } from "../http/respond.ts"
 import { OrderService } from "../orders/OrderService.ts"
+import { orderJson } from "../orders/OrderView.ts"
 import { Secrets } from "../security/Secrets.ts"
 import { matchesAny } from "../security/tokens.ts"
 import { taggedBy, webhookRejections } from "../telemetry/metrics.ts"
@@ -236,7 +237,7 @@ const getSignal = Effect.gen(function*() {
   if (signal._tag === "None") return yield* notFound
   // The orders as GET /orders/{id} shows them (one encoder for both).
   const orders = yield* (yield* OrderService).ofSignal(id)
-  return json({ ...signalJson(signal.value), orders })
+  return json({ ...signalJson(signal.value), orders: orders.map(orderJson) })
 })
 
 export const signalReadRoutes = Layer.mergeAll(

@@ -11,9 +11,9 @@ import {
   parsePositiveDecimal,
   parseTimestamp,
   resolveAction,
-  SIZING_SCALE,
   staleReason
 } from "../../src/domain/signal.ts"
+import { SIZING_SCALE } from "../../src/domain/orderPlan.ts"
 import { parseBody, REDACTED, tokenFromBody, tokenFromUnparsedBody } from "../../src/domain/webhookBody.ts"
 
 const NOW = Date.parse("2026-03-01T12:00:30Z")

@@ -6,6 +6,7 @@ import { type Notification } from "../../src/notify/Notifier.ts"
 import { FillEvents } from "../../src/orders/FillEvents.ts"
 import { OrderExecutor } from "../../src/orders/OrderExecutor.ts"
 import { OrderService } from "../../src/orders/OrderService.ts"
+import { orderJson } from "../../src/orders/OrderView.ts"
 import { SignalQueue } from "../../src/orders/SignalQueue.ts"
 import {
   exchangeRequestDuration,
@@ -123,7 +124,7 @@ layer(layerTestDatabase, { excludeTestServices: true, timeout: 120_000 })("order
         expect(placeLatency.count).toBeGreaterThanOrEqual(1)
         expect((yield* Metric.value(signalQueueWait)).count).toBeGreaterThanOrEqual(1)
         // The read API shows it.
-        const view = yield* (yield* OrderService).get(id)
+        const view = orderJson(yield* (yield* OrderService).get(id))
         expect(view).toMatchObject({ id, status: "filled", filled_quantity: "0.01", average_price: "65000.5" })
         expect(view.fills).toHaveLength(1)
       })))
@@ -207,9 +208,9 @@ layer(layerTestDatabase, { excludeTestServices: true, timeout: 120_000 })("order
           "quantity 0 (0.00001 rounded down to 4 decimals) is below the minimum 0.0001 for BTC-USDT"
         )
         expect((yield* orderState(wrongSl)).reason).toBe(
-          "stop_loss 70000 is not below the price 65000.5 of BTC-USDT for a long entry"
+          "stop_loss 70000 must be below the price 65000.5 for a long entry"
         )
-        expect((yield* orderState(wrongTp)).reason).toContain("take_profit 70000 is not below the price")
+        expect((yield* orderState(wrongTp)).reason).toContain("take_profit 70000 must be below the price")
         expect((yield* orderState(tooMuchLeverage)).reason).toBe("leverage 126 is above the maximum 125 for BTC-USDT")
         expect((yield* orderState(unknown)).reason).toContain("NOPE-USDT cannot be traded")
         const posts = fake.requests("/openApi/swap/v2/trade/order", "POST").map((r) => r.params)
@@ -504,10 +505,10 @@ layer(layerTestDatabase, { excludeTestServices: true, timeout: 120_000 })("order
         const a = yield* insertOrder({ quantity: "0.01", status: "awaiting_approval" })
         const b = yield* insertOrder({ quantity: "0.01", status: "awaiting_approval" })
         const approved = yield* service.approve(a, actor)
-        expect(approved.status).toBe("pending")
+        expect(approved.order.status).toBe("pending")
         yield* waitForStatus([a], ["filled"])
         const rejected = yield* service.reject(b, actor)
-        expect(rejected).toMatchObject({ status: "rejected", reason: "rejected by operator" })
+        expect(rejected.order).toMatchObject({ status: "rejected", reason: "rejected by operator" })
         const conflict = yield* Effect.flip(service.approve(b, actor))
         expect(conflict).toMatchObject({ _tag: "OrderConflict", message: `order ${b} is already rejected` })
         const missing = yield* Effect.flip(service.reject("424242", actor))
