@@ -56,6 +56,11 @@ export type Fault =
   | { readonly kind: "executeThenHttp"; readonly status: number }
   /** Processes the request, then answers this business code (e.g. 101500 rpc timeout). */
   | { readonly kind: "executeThenCode"; readonly code: number; readonly msg: string }
+  /**
+   * A success that lacks the order: `{"code":0,"data":{"order":{}}}`. With `execute` the order is
+   * placed first (the answer alone was lost); without, nothing happened at the exchange.
+   */
+  | { readonly kind: "emptySuccess"; readonly execute?: boolean }
 
 export interface FaultRule {
   readonly method: string | undefined
@@ -401,6 +406,9 @@ export class FakeBingx {
       case "executeThenCode":
         this.dispatch(method, path, params, () => {}, () => {}, () => {})
         return fail(fault.code, fault.msg)
+      case "emptySuccess":
+        if (fault.execute === true) this.dispatch(method, path, params, () => {}, () => {}, () => {})
+        return ok({ order: {} })
     }
   }
 

@@ -25,7 +25,7 @@ const baseEnv = {
   TRADINGVIEW_WEBHOOK_TOKEN: "e2e-webhook-token-0123456789",
   AUTO_TRADE_ENABLED: "true",
   MANUAL_CONFIRMATION_REQUIRED: "false",
-  LOG_LEVEL: "error"
+  LOG_LEVEL: process.env["E2E_LOG_LEVEL"] ?? "error"
 }
 
 /** Starts the app for `env` on a fresh test database; yields the API URL and a way to run effects inside it. */
@@ -139,6 +139,48 @@ describe("order execution end to end (appLayer, role api)", () => {
       expect(all.body.orders.map((o: { id: string }) => o.id)).toEqual([unwanted, waiting])
       // The user-data stream was followed.
       expect(fake.ws.connections).toBeGreaterThanOrEqual(1)
+    }).pipe(Effect.scoped, quiet), { timeout: 120_000 })
+
+  it.live("a success answer without the order (code 0, empty order) is settled in seconds at the default settings, exactly once", () =>
+    Effect.gen(function*() {
+      const fake = yield* makeFakeBingx()
+      // Default retry and reconciliation settings (RECONCILE_INTERVAL_SECONDS 60): the first answer
+      // is resolved by the order's own submit loop, not by the next reconciliation pass.
+      const app = yield* startApp(liveEnv(fake))
+      const ORDER = "/openApi/swap/v2/trade/order"
+      // Warm-up: position mode, contract, margin type and leverage are cached after the first order.
+      yield* app.waitFor(yield* app.ingest({ quantity: "0.01" }), "filled")
+
+      // (a) Nothing was placed: the query finds nothing and the same request is sent again.
+      let mark = fake.requests(ORDER, "POST").length
+      fake.inject(ORDER, { kind: "emptySuccess" }, { method: "POST" })
+      let started = Date.now()
+      let id = yield* app.ingest({ quantity: "0.02" })
+      yield* app.waitFor(id, "filled")
+      const notPlaced = Date.now() - started
+      expect(notPlaced).toBeLessThan(5_000)
+      let posts = fake.requests(ORDER, "POST").slice(mark)
+      expect(posts.length).toBeGreaterThanOrEqual(2)
+      // The resend is the same request (only the signature's timestamp differs).
+      const unsigned = (p: Readonly<Record<string, string>>) => ({ ...p, timestamp: undefined, signature: undefined })
+      expect(unsigned(posts[1]!.params)).toEqual(unsigned(posts[0]!.params))
+      expect(fake.placed().filter((o) => o.clientOrderId === posts[0]!.params["clientOrderId"])).toHaveLength(1)
+
+      // (b) It was placed, only the answer was empty: found by its clientOrderId, never sent again.
+      mark = fake.requests(ORDER, "POST").length
+      fake.inject(ORDER, { kind: "emptySuccess", execute: true }, { method: "POST" })
+      started = Date.now()
+      id = yield* app.ingest({ quantity: "0.03" })
+      yield* app.waitFor(id, "filled")
+      expect(Date.now() - started).toBeLessThan(5_000)
+      posts = fake.requests(ORDER, "POST").slice(mark)
+      // Normally one POST; on a loaded machine the lookup may come before the fake has stored the
+      // order, and the resend is then answered "clientOrderId cannot be repeated": still one order.
+      expect(posts.length).toBeGreaterThanOrEqual(1)
+      expect(new Set(posts.map((p) => p.params["clientOrderId"])).size).toBe(1)
+      expect(fake.placed().filter((o) => o.clientOrderId === posts[0]!.params["clientOrderId"])).toHaveLength(1)
+      expect(fake.placed()).toHaveLength(3)
+      if (process.env["REPORT_TIMINGS"] === "1") console.log(`malformed success, not placed: filled after ${notPlaced} ms`)
     }).pipe(Effect.scoped, quiet), { timeout: 120_000 })
 
   it.live("paper, nothing but a price: fills at the live public price when BingX answers", () =>
