@@ -123,7 +123,7 @@ export const make = (options: OrderActorOptions = {}) =>
       }
     }).pipe(
       Effect.catchCause((cause) => Effect.logWarning("reconciliation pass failed; retrying at the next interval", cause)),
-      Effect.withSpan("OrderService.reconcile")
+      Effect.withSpan("OrderActor.sweep")
     )
 
     const consumer = Effect.forever(Effect.flatMap(queue.take, (item) => dispatch({ _tag: "Execute", item })))

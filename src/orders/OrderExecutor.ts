@@ -143,7 +143,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
           return yield* submit(order, request)
         })
 
-      const reconcile = Effect.fn("OrderService.reconcile_order")(function*(orderId: string) {
+      const reconcile = Effect.fn("OrderExecutor.reconcile")(function*(orderId: string) {
         const order = yield* repo.get(orderId)
         if (order === undefined || (order.status !== "submitted" && order.status !== "partially_filled")) return
         yield* Effect.annotateCurrentSpan({ "order.id": order.id, "order.symbol": order.symbol })
@@ -183,7 +183,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
         )
       })
 
-      const recordProtectiveFill = Effect.fn("OrderService.record_protective_fill")(function*(
+      const recordProtectiveFill = Effect.fn("OrderExecutor.recordProtectiveFill")(function*(
         event: Extract<ExchangeEvent, { _tag: "ProtectiveFill" }>
       ) {
         if ((yield* repo.byExchangeOrderId(event.exchangeOrderId)) !== undefined) return
