@@ -1,7 +1,9 @@
 /**
  * Orders as operators and the bot use them: read (`get`, `list`), decide (`approve`, `reject`) and
  * the exchange circuit breaker's status. The HTTP routes (`routes.ts`) and the Telegram bot call
- * these same methods.
+ * these same methods; they take and return domain records (`OrderWithFills`) — the wire shape is
+ * produced at the HTTP edge (`OrderView.ts`). An id that is not one we could have issued is simply
+ * not found.
  *
  * - approve: `awaiting_approval → pending` (then enqueued for the actor); an order created more than
  *   APPROVAL_TIMEOUT_SECONDS ago becomes `expired` instead and the caller gets a conflict saying so.
