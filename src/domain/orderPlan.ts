@@ -77,8 +77,9 @@ export interface ContractRules {
   readonly minQuantity: BigDecimal.BigDecimal
   /** Minimum order notional, in USDT. */
   readonly minNotional: BigDecimal.BigDecimal
-  readonly maxLongLeverage: number
-  readonly maxShortLeverage: number
+  /** Undefined when the contract list does not say (BingX then refuses a leverage above it: 101414). */
+  readonly maxLongLeverage: number | undefined
+  readonly maxShortLeverage: number | undefined
   /** Listed, online and open to API trading. */
   readonly tradable: boolean
 }
@@ -217,7 +218,7 @@ export const planOrder = (input: PlanInput): PlanResult => {
   if (!rules.tradable) return refused({ field: undefined, problem: `${order.symbol} is not open for API trading on the exchange` })
   const short = sides.positionSide === "SHORT" || (sides.positionSide === "BOTH" && order.action === "sell")
   const maxLeverage = short ? rules.maxShortLeverage : rules.maxLongLeverage
-  if (!sides.closing && leverage > maxLeverage) {
+  if (!sides.closing && maxLeverage !== undefined && leverage > maxLeverage) {
     return refused({ field: "leverage", problem: `${leverage} is above the maximum ${maxLeverage} for ${order.symbol}` })
   }
   if (price === undefined) {

@@ -2,7 +2,9 @@
  * The exchange, as the order actor and the PnL service see it: one interface, implemented by the
  * BingX live client (`TRADING_MODE=live`) and the paper exchange (default), plus test fakes.
  *
- * Decimals are `BigDecimal`; exchange order ids are strings (BingX ids exceed 2^53).
+ * Invariants: decimals are `BigDecimal`; exchange order ids are exact strings (BingX ids exceed
+ * 2^53); every record here was decoded from what the exchange said — a value it did not say is
+ * `undefined` where the type allows it, never a made-up default.
  */
 import { type BigDecimal, Context, Data, type Effect } from "effect"
 import type { ContractRules, OrderRequest as PlaceOrderRequest } from "../domain/orderPlan.ts"
@@ -39,7 +41,17 @@ export interface ExchangeOrder {
    * order stored before price sources were kept).
    */
   readonly priceSource: PriceSource | undefined
+  /** When the exchange last changed the order. */
   readonly updatedAt: Date
+}
+
+/**
+ * What a placement answers: an order whose fee and time may be unknown — a BingX placement answer
+ * carries neither (query the order for them before booking an execution).
+ */
+export interface PlacedOrder extends Omit<ExchangeOrder, "fee" | "updatedAt"> {
+  readonly fee: BigDecimal.BigDecimal | undefined
+  readonly updatedAt: Date | undefined
 }
 
 export interface ExchangePosition {
@@ -113,7 +125,7 @@ export interface ExchangeShape {
     leverage: number,
     side: ExchangePositionSide
   ) => Effect.Effect<void, ExchangeError>
-  readonly placeOrder: (request: PlaceOrderRequest) => Effect.Effect<ExchangeOrder, ExchangeError | PriceUnavailable>
+  readonly placeOrder: (request: PlaceOrderRequest) => Effect.Effect<PlacedOrder, ExchangeError | PriceUnavailable>
   readonly queryOrder: (symbol: string, ref: OrderRef) => Effect.Effect<ExchangeOrder, ExchangeError | ExchangeOrderNotFound>
   readonly cancelOrder: (symbol: string, ref: OrderRef) => Effect.Effect<ExchangeOrder, ExchangeError | ExchangeOrderNotFound>
   readonly openOrders: (symbol?: string) => Effect.Effect<ReadonlyArray<ExchangeOrder>, ExchangeError>

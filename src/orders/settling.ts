@@ -8,6 +8,8 @@
  *   `fill_key`), so replaying the same exchange state never records a fill twice.
  * - The fill's price is the delta's own average (from the cumulative averages); its fee is the
  *   cumulative fee minus the fees already recorded.
+ * - An execution is booked only from an answer that carries its price, fee and time: a placement
+ *   answer without them (BingX's) makes the order be queried at once.
  * - An order that ends other than filled with something executed is `cancelled` (what was filled
  *   stays recorded); with nothing executed it takes the exchange's word (failed / expired / cancelled).
  * - A change made meanwhile by someone else wins: the guarded write is skipped and the order re-read.
@@ -16,13 +18,13 @@ import { BigDecimal, Duration, Effect, Metric } from "effect"
 import { divide, plain, toMetricNumber, ZERO } from "../domain/decimal.ts"
 import { type Fill, isFinal, type Order, type OrderStatus } from "../domain/order.ts"
 import type { PriceSource } from "../domain/vocabulary.ts"
-import type { ExchangeOrder } from "../exchange/Exchange.ts"
+import type { ExchangeOrder, PlacedOrder } from "../exchange/Exchange.ts"
 import { orderNotional, taggedBy } from "../telemetry/metrics.ts"
 import { bookedSide, type Execution } from "./execution.ts"
 import type { NewFill } from "./OrderRepo.ts"
 
 /** What the order becomes when the exchange reports `ex` (and why, when it ends unfilled). */
-const statusFor = (order: Order, ex: ExchangeOrder): { readonly to: OrderStatus; readonly reason: string | undefined } => {
+const statusFor = (order: Order, ex: PlacedOrder): { readonly to: OrderStatus; readonly reason: string | undefined } => {
   switch (ex.status) {
     case "filled":
       return { to: "filled", reason: undefined }
@@ -121,8 +123,12 @@ export const makeSettling = (x: Execution) => {
       return fill
     })
 
+  /** An execution the answer does not give the fee and time of (a BingX placement answer). */
+  const unbookable = (ex: PlacedOrder) =>
+    BigDecimal.isPositive(ex.executedQuantity) && (ex.fee === undefined || ex.updatedAt === undefined)
+
   /** Applies the exchange's view of an order; returns the order as it now is. */
-  const apply = Effect.fn("OrderExecutor.apply")(function*(order: Order, ex: ExchangeOrder) {
+  const apply = Effect.fn("OrderExecutor.apply")(function*(order: Order, ex: PlacedOrder) {
     const { to, reason } = statusFor(order, ex)
     const grew = BigDecimal.isGreaterThan(ex.executedQuantity, order.filledQuantity)
     if (to === order.status && !grew) {
@@ -137,7 +143,11 @@ export const makeSettling = (x: Execution) => {
         )
         return order
       }
-      fill = yield* nextFill(order, ex, ex.averagePrice)
+      if (ex.fee === undefined || ex.updatedAt === undefined) {
+        yield* Effect.logDebug(`order ${order.id}: the answer does not carry the fee and time of its execution; will ask the order`)
+        return order
+      }
+      fill = yield* nextFill(order, { ...ex, fee: ex.fee, updatedAt: ex.updatedAt }, ex.averagePrice)
     }
     const result = yield* repo.recordFill({
       order,
@@ -167,13 +177,16 @@ export const makeSettling = (x: Execution) => {
   })
 
   /** After placing: a MARKET order usually answers FILLED; if not, ask a few times, then leave it to reconciliation. */
-  const settle = Effect.fn("OrderExecutor.settle")(function*(order: Order, placed: ExchangeOrder) {
+  const settle = Effect.fn("OrderExecutor.settle")(function*(order: Order, placed: PlacedOrder) {
     let current = yield* apply(order, placed)
     let ex = placed
     const clientOrderId = placed.clientOrderId ?? order.clientOrderId!
+    // An execution without its fee and time (a BingX placement answer) is asked for at once.
+    let askAtOnce = unbookable(placed)
     for (const wait of x.settlePollMs) {
-      if (isFinal(current.status) || ex.status !== "new") break
-      yield* Effect.sleep(Duration.millis(wait))
+      if (isFinal(current.status) || (ex.status !== "new" && !unbookable(ex))) break
+      if (!askAtOnce) yield* Effect.sleep(Duration.millis(wait))
+      askAtOnce = false
       const queried = yield* x.guard(exchange.queryOrder(order.symbol, { clientOrderId })).pipe(Effect.option)
       if (queried._tag === "None") continue
       ex = queried.value

@@ -10,7 +10,10 @@
  *   (and refuses `reduceOnly`); leverage `side` likewise;
  * - rejects a repeated clientOrderId (101481), too many quantity decimals (109400), below minimum
  *   (101400), insufficient margin (101204), SL/TP on the wrong side (110411/110412);
- * - fills MARKET orders at its current price (or leaves them NEW when `fillMode: "new"`);
+ * - fills MARKET orders at its current price (or leaves them NEW when `fillMode: "new"`), charging
+ *   the taker fee `feeRate` (default 0.0005): queries and open orders report it as `commission`
+ *   (negative = paid), stream events as `n` / `N`; the placement answer carries no commission and
+ *   no time, like BingX's;
  * - serves `/swap-market?listenKey=` with gzip binary frames, `Ping` heartbeats, and pushes
  *   ORDER_TRADE_UPDATE when an order fills.
  * Faults can be injected per path: business codes, HTTP statuses, hangs, delays, and "execute
@@ -61,6 +64,11 @@ export type Fault =
    * placed first (the answer alone was lost); without, nothing happened at the exchange.
    */
   | { readonly kind: "emptySuccess"; readonly execute?: boolean }
+  /**
+   * Processes the request, then answers its JSON body (`{code, msg, data}`, ids as bigint) as
+   * `rewrite` returns it: a malformed answer to a request that took effect.
+   */
+  | { readonly kind: "rewrite"; readonly rewrite: (body: any) => unknown }
 
 export interface FaultRule {
   readonly method: string | undefined
@@ -409,6 +417,15 @@ export class FakeBingx {
       case "emptySuccess":
         if (fault.execute === true) this.dispatch(method, path, params, () => {}, () => {}, () => {})
         return ok({ order: {} })
+      case "rewrite":
+        return this.dispatch(
+          method,
+          path,
+          params,
+          (data) => send(200, fault.rewrite({ code: 0, msg: "", data }), 0),
+          fail,
+          (status, payload, code) => send(status, typeof payload === "string" ? payload : fault.rewrite(payload), code)
+        )
     }
   }
 
@@ -690,7 +707,7 @@ export class FakeBingx {
     }
     this.orders.push(order)
     if (this.fillMode === "immediate") this.fill(order)
-    ok({ order: this.orderView(order) })
+    ok({ order: this.placementView(order) })
   }
 
   private netSide(symbol: string): "LONG" | "SHORT" | undefined {
@@ -756,6 +773,24 @@ export class FakeBingx {
     })
   }
 
+  /** The placement answer: like BingX's, without commission and without a time. */
+  private placementView(o: FakeOrder) {
+    return {
+      symbol: o.symbol,
+      orderId: o.orderId,
+      side: o.side,
+      positionSide: o.positionSide,
+      type: o.type,
+      clientOrderId: o.clientOrderId ?? "",
+      workingType: "MARK_PRICE",
+      quantity: o.quantity,
+      status: o.status,
+      avgPrice: o.avgPrice,
+      executedQty: o.executedQty
+    }
+  }
+
+  /** An order as queries, cancels and the open-orders list answer it (with its commission, negative = paid). */
   private orderView(o: FakeOrder) {
     return {
       symbol: o.symbol,

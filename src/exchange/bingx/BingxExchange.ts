@@ -5,87 +5,63 @@
  * - Margin type and leverage are cached per symbol (and side): a call that asks for what the cache
  *   already holds sends nothing; on a cache miss the current value is read first and written only
  *   when it differs. The user-data stream updates the cache on ACCOUNT_CONFIG_UPDATE.
- * - Contract rules come from `/quote/contracts` (cached for an hour).
+ * - Every answer is decoded with the Schemas of `wire.ts` / `wireOrder.ts`: a missing or garbled
+ *   field is an error naming the endpoint and the field, never a default. For a read that is an
+ *   `ExchangeTransientError` (ask again later; never "not found"); for a placement an
+ *   `ExchangeUnknownOutcome` (the order may exist: look it up by clientOrderId).
+ * - Contract rules come from `/quote/contracts` (cached for an hour); an entry that cannot be read
+ *   is asked for again on its own and, if still malformed, is that symbol's error only.
  * - `placeOrder` sends a MARKET order with the stable clientOrderId; `reduceOnly` only in one-way
  *   mode; stop-loss / take-profit as JSON params (STOP_MARKET / TAKE_PROFIT_MARKET on MARK_PRICE).
  *   A "clientOrderId cannot be repeated" answer (101481) means the order already exists: it is
  *   queried and returned, so a resend can never double an order.
  */
-import { BigDecimal, Clock, Context, Effect, Layer, Ref } from "effect"
+import { type BigDecimal, Clock, Context, Effect, Layer, Ref, Result } from "effect"
 import type { AppConfig } from "../../config.ts"
-import { plain, ZERO } from "../../domain/decimal.ts"
-import type {
-  ExchangeMarginType,
-  ExchangeOrderStatus,
-  ExchangePositionSide,
-  ExchangeSide,
-  PositionMode
-} from "../../domain/vocabulary.ts"
+import { plain } from "../../domain/decimal.ts"
+import type { ExchangeMarginType, ExchangePositionSide, PositionMode } from "../../domain/vocabulary.ts"
 import {
   type ContractRules,
   Exchange,
-  type ExchangeBalance,
-  type ExchangeOrder,
   ExchangeOrderNotFound,
-  type ExchangePosition,
   ExchangeRejectedError,
   type ExchangeShape,
   ExchangeTransientError,
+  ExchangeUnknownOutcome,
   type OrderRef,
   type PlaceOrderRequest
 } from "../Exchange.ts"
 import { BingxClient, type BingxClientOptions, type BingxError, NOT_FOUND_CODES } from "./BingxClient.ts"
-import { asBool, asNumber, asText, field, fromWire, isRecord } from "./json.ts"
+import { field } from "./json.ts"
+import {
+  type BingxMalformedAnswer,
+  CONTRACTS_PATH,
+  decodeBalances,
+  decodeContracts,
+  decodeLastPrice,
+  decodeLeverage,
+  decodeMarginType,
+  decodeMarkPrice,
+  decodePositionMode,
+  decodePositions,
+  decodeServerTime,
+  LAST_PRICE_PATH,
+  MARK_PRICE_PATH
+} from "./wire.ts"
+import { decodeOpenOrders, decodeOrder, decodePlacedOrder, OPEN_ORDERS_PATH, ORDER_PATH } from "./wireOrder.ts"
 
 const CONTRACTS_TTL_MS = 60 * 60 * 1000
 
-export const parseStatus = (s: string | undefined): ExchangeOrderStatus => {
-  switch ((s ?? "").toUpperCase()) {
-    case "PARTIALLY_FILLED":
-      return "partially_filled"
-    case "FILLED":
-      return "filled"
-    case "CANCELED":
-    case "CANCELLED":
-      return "cancelled"
-    case "FAILED":
-      return "failed"
-    case "EXPIRED":
-      return "expired"
-    default:
-      return "new"
-  }
-}
+/** A read whose answer cannot be decoded: worth asking again later (see wire.ts). */
+const readFailure = (e: BingxMalformedAnswer) =>
+  new ExchangeTransientError({ message: e.message, code: undefined, retryAfterMs: undefined })
 
-const parseSide = (v: unknown): ExchangeSide => (asText(v)?.toUpperCase() === "SELL" ? "SELL" : "BUY")
-const parsePositionSide = (v: unknown): ExchangePositionSide => {
-  const s = asText(v)?.toUpperCase()
-  return s === "LONG" ? "LONG" : s === "SHORT" ? "SHORT" : "BOTH"
-}
+/** A placement whose success cannot be decoded: the order may exist (look it up by clientOrderId). */
+const placementFailure = (e: BingxMalformedAnswer) =>
+  new ExchangeUnknownOutcome({ message: `${e.message} (the order may have been placed)`, code: undefined })
 
-/** An order object from `data.order` (place, query, cancel) or `data.orders[]`. */
-export const parseOrder = (o: unknown, fallback?: PlaceOrderRequest): ExchangeOrder => {
-  const commission = fromWire(field(o, "commission"))
-  const avg = fromWire(field(o, "avgPrice"))
-  const updated = asNumber(field(o, "updateTime")) ?? asNumber(field(o, "time"))
-  return {
-    orderId: asText(field(o, "orderId")) ?? "",
-    clientOrderId: asText(field(o, "clientOrderId")) ?? asText(field(o, "clientOrderID")) ?? fallback?.clientOrderId,
-    symbol: asText(field(o, "symbol")) ?? fallback?.symbol ?? "",
-    side: field(o, "side") === undefined && fallback ? fallback.side : parseSide(field(o, "side")),
-    positionSide: field(o, "positionSide") === undefined && fallback
-      ? fallback.positionSide
-      : parsePositionSide(field(o, "positionSide")),
-    status: parseStatus(asText(field(o, "status"))),
-    quantity: fromWire(field(o, "origQty")) ?? fromWire(field(o, "quantity")) ?? fallback?.quantity ?? ZERO,
-    executedQuantity: fromWire(field(o, "executedQty")) ?? ZERO,
-    averagePrice: avg === undefined || BigDecimal.isZero(avg) ? undefined : avg,
-    fee: commission === undefined ? ZERO : BigDecimal.negate(commission),
-    feeAsset: "USDT",
-    priceSource: "exchange",
-    updatedAt: new Date(updated ?? Date.now())
-  }
-}
+const read = <A>(decode: (data: unknown) => Effect.Effect<A, BingxMalformedAnswer>) => (body: unknown) =>
+  Effect.mapError(decode(field(body, "data")), readFailure)
 
 /** 80016/109414/109421 become `ExchangeOrderNotFound`. */
 const notFoundAs = (symbol: string, ref: OrderRef) =>
@@ -116,78 +92,38 @@ export const make = Effect.gen(function*() {
   const positionModeCache = yield* Ref.make<PositionMode | undefined>(undefined)
   const marginCache = yield* Ref.make(new Map<string, ExchangeMarginType>())
   const leverageCache = yield* Ref.make(new Map<string, number>())
-  const contractsCache = yield* Ref.make<{ readonly at: number; readonly rules: Map<string, ContractRules> } | undefined>(
-    undefined
+  const contractsCache = yield* Ref.make<
+    { readonly at: number; readonly rules: Map<string, Result.Result<ContractRules, BingxMalformedAnswer>> } | undefined
+  >(undefined)
+
+  const serverTime: ExchangeShape["serverTime"] = client.request({
+    method: "GET",
+    path: "/openApi/swap/v2/server/time",
+    signed: false
+  }).pipe(
+    Effect.flatMap(read(decodeServerTime)),
+    Effect.map((d) => d.serverTime),
+    Effect.withSpan("BingxExchange.serverTime")
   )
 
-  const data = (body: unknown) => field(body, "data")
-
-  const serverTime: ExchangeShape["serverTime"] = Effect.gen(function*() {
-    const body = yield* client.request({ method: "GET", path: "/openApi/swap/v2/server/time", signed: false })
-    const t = asNumber(field(data(body), "serverTime"))
-    if (t === undefined) {
-      return yield* new ExchangeTransientError({ message: "server time answer without serverTime", code: undefined, retryAfterMs: undefined })
-    }
-    return t
-  }).pipe(Effect.withSpan("BingxExchange.serverTime"))
-
-  const priceFrom = (symbol: string, path: string, key: string) =>
-    Effect.gen(function*() {
-      const body = yield* client.request({ method: "GET", path, params: { symbol }, signed: false })
-      const price = fromWire(field(data(body), key))
-      if (price === undefined || !BigDecimal.isPositive(price)) {
-        return yield* new ExchangeTransientError({
-          message: `${path} gave no ${key} for ${symbol}`,
-          code: undefined,
-          retryAfterMs: undefined
-        })
-      }
-      return price
-    })
-
   const markPrice = Effect.fn("BingxExchange.markPrice")(function*(symbol: string) {
-    return yield* priceFrom(symbol, "/openApi/swap/v2/quote/premiumIndex", "markPrice")
+    const body = yield* client.request({ method: "GET", path: MARK_PRICE_PATH, params: { symbol }, signed: false })
+    return (yield* read(decodeMarkPrice)(body)).markPrice
   })
   const lastPrice = Effect.fn("BingxExchange.lastPrice")(function*(symbol: string) {
-    return yield* priceFrom(symbol, "/openApi/swap/v2/quote/price", "price")
+    const body = yield* client.request({ method: "GET", path: LAST_PRICE_PATH, params: { symbol }, signed: false })
+    return (yield* read(decodeLastPrice)(body)).price
   })
-
-  const parseContract = (c: unknown): ContractRules | undefined => {
-    const symbol = asText(field(c, "symbol"))
-    if (symbol === undefined) return undefined
-    const status = asNumber(field(c, "status"))
-    const openState = field(c, "apiStateOpen")
-    const closeState = field(c, "apiStateClose")
-    return {
-      symbol,
-      quantityPrecision: asNumber(field(c, "quantityPrecision")) ?? 0,
-      pricePrecision: asNumber(field(c, "pricePrecision")) ?? 8,
-      minQuantity: fromWire(field(c, "tradeMinQuantity")) ?? ZERO,
-      minNotional: fromWire(field(c, "tradeMinUSDT")) ?? ZERO,
-      maxLongLeverage: asNumber(field(c, "maxLongLeverage")) ?? 125,
-      maxShortLeverage: asNumber(field(c, "maxShortLeverage")) ?? 125,
-      tradable: (status === undefined || status === 1) &&
-        (openState === undefined || asBool(openState)) && (closeState === undefined || asBool(closeState))
-    }
-  }
 
   const loadContracts = (symbol?: string) =>
     Effect.gen(function*() {
       const body = yield* client.request({
         method: "GET",
-        path: "/openApi/swap/v2/quote/contracts",
+        path: CONTRACTS_PATH,
         params: symbol === undefined ? {} : { symbol },
         signed: false
       })
-      const list = data(body)
-      const rules = new Map<string, ContractRules>()
-      if (Array.isArray(list)) {
-        for (const c of list) {
-          const parsed = parseContract(c)
-          if (parsed !== undefined) rules.set(parsed.symbol, parsed)
-        }
-      }
-      return rules
+      return yield* read((d) => Effect.fromResult(decodeContracts(d)))(body)
     })
 
   const contract = Effect.fn("BingxExchange.contract")(function*(symbol: string) {
@@ -198,26 +134,29 @@ export const make = Effect.gen(function*() {
       yield* Ref.set(contractsCache, cache)
     }
     let rules = cache.rules.get(symbol)
-    if (rules === undefined) {
-      // Newly listed symbols: ask for this one.
-      const one = yield* loadContracts(symbol)
-      rules = one.get(symbol)
-      if (rules !== undefined) cache.rules.set(symbol, rules)
+    if (rules === undefined || Result.isFailure(rules)) {
+      // Newly listed symbols, or an entry of the whole list that could not be read: ask for this one.
+      const one = (yield* loadContracts(symbol)).get(symbol)
+      if (one !== undefined) {
+        rules = one
+        if (Result.isSuccess(one)) cache.rules.set(symbol, one)
+      }
     }
     if (rules === undefined) {
       return yield* new ExchangeRejectedError({
-        message: `${symbol} is not a BingX perpetual contract (not in /quote/contracts)`,
+        message: `${symbol} is not a BingX perpetual contract (not in ${CONTRACTS_PATH})`,
         code: 109400
       })
     }
-    return rules
+    if (Result.isFailure(rules)) return yield* readFailure(rules.failure)
+    return rules.success
   })
 
   const positionMode: ExchangeShape["positionMode"] = Effect.gen(function*() {
     const cached = yield* Ref.get(positionModeCache)
     if (cached !== undefined) return cached
     const body = yield* client.request({ method: "GET", path: "/openApi/swap/v1/positionSide/dual", signed: true })
-    const mode: PositionMode = asBool(field(data(body), "dualSidePosition")) ? "hedge" : "one_way"
+    const mode: PositionMode = yield* read(decodePositionMode)(body)
     yield* Ref.set(positionModeCache, mode)
     yield* Effect.logInfo(`BingX position mode: ${mode}`)
     return mode
@@ -226,7 +165,7 @@ export const make = Effect.gen(function*() {
   const setMarginType = Effect.fn("BingxExchange.setMarginType")(function*(symbol: string, marginType: ExchangeMarginType) {
     if ((yield* Ref.get(marginCache)).get(symbol) === marginType) return
     const body = yield* client.request({ method: "GET", path: "/openApi/swap/v2/trade/marginType", params: { symbol }, signed: true })
-    const current = asText(field(data(body), "marginType"))?.toUpperCase()
+    const current = (yield* read(decodeMarginType)(body)).marginType.toUpperCase()
     if (current !== marginType) {
       yield* client.request({ method: "POST", path: "/openApi/swap/v2/trade/marginType", params: { symbol, marginType }, signed: true })
       yield* Effect.logInfo(`BingX margin type of ${symbol} set to ${marginType}`)
@@ -242,7 +181,8 @@ export const make = Effect.gen(function*() {
     const key = `${symbol}:${side}`
     if ((yield* Ref.get(leverageCache)).get(key) === leverage) return
     const body = yield* client.request({ method: "GET", path: "/openApi/swap/v2/trade/leverage", params: { symbol }, signed: true })
-    const current = asNumber(field(data(body), side === "SHORT" ? "shortLeverage" : "longLeverage"))
+    const levels = yield* read(decodeLeverage)(body)
+    const current = side === "SHORT" ? levels.shortLeverage : levels.longLeverage
     if (current !== leverage) {
       yield* client.request({
         method: "POST",
@@ -257,10 +197,10 @@ export const make = Effect.gen(function*() {
 
   const queryOrder = Effect.fn("BingxExchange.queryOrder")(function*(symbol: string, ref: OrderRef) {
     const params = ref.orderId !== undefined ? { symbol, orderId: ref.orderId } : { symbol, clientOrderId: ref.clientOrderId }
-    const body = yield* client.request({ method: "GET", path: "/openApi/swap/v2/trade/order", params, signed: true }).pipe(Effect.catchTag("ExchangeRejectedError", notFoundAs(symbol, ref)))
-    const order = field(data(body), "order")
-    if (!isRecord(order)) return yield* new ExchangeOrderNotFound({ symbol, orderId: ref.orderId, clientOrderId: ref.clientOrderId })
-    return parseOrder(order)
+    const body = yield* client.request({ method: "GET", path: ORDER_PATH, params, signed: true }).pipe(
+      Effect.catchTag("ExchangeRejectedError", notFoundAs(symbol, ref))
+    )
+    return yield* read(decodeOrder)(body)
   })
 
   const placeOrder = Effect.fn("BingxExchange.placeOrder")(function*(req: PlaceOrderRequest) {
@@ -278,7 +218,7 @@ export const make = Effect.gen(function*() {
     }
     const result = yield* client.request({
       method: "POST",
-      path: "/openApi/swap/v2/trade/order",
+      path: ORDER_PATH,
       params,
       signed: true,
       placesOrder: true
@@ -299,25 +239,25 @@ export const make = Effect.gen(function*() {
       }
       return yield* Effect.fail(e)
     }
-    const order = field(data(result.success), "order")
-    return parseOrder(isRecord(order) ? order : {}, req)
+    return yield* decodePlacedOrder(field(result.success, "data"), req).pipe(Effect.mapError(placementFailure))
   })
 
   const cancelOrder = Effect.fn("BingxExchange.cancelOrder")(function*(symbol: string, ref: OrderRef) {
     const params = ref.orderId !== undefined ? { symbol, orderId: ref.orderId } : { symbol, clientOrderId: ref.clientOrderId }
-    const body = yield* client.request({ method: "DELETE", path: "/openApi/swap/v2/trade/order", params, signed: true }).pipe(Effect.catchTag("ExchangeRejectedError", notFoundAs(symbol, ref)))
-    return parseOrder(field(data(body), "order"))
+    const body = yield* client.request({ method: "DELETE", path: ORDER_PATH, params, signed: true }).pipe(
+      Effect.catchTag("ExchangeRejectedError", notFoundAs(symbol, ref))
+    )
+    return yield* read(decodeOrder)(body)
   })
 
   const openOrders = Effect.fn("BingxExchange.openOrders")(function*(symbol?: string) {
     const body = yield* client.request({
       method: "GET",
-      path: "/openApi/swap/v2/trade/openOrders",
+      path: OPEN_ORDERS_PATH,
       params: symbol === undefined ? {} : { symbol },
       signed: true
     })
-    const orders = field(data(body), "orders")
-    return Array.isArray(orders) ? orders.map((o) => parseOrder(o)) : []
+    return yield* read(decodeOpenOrders)(body)
   })
 
   const positions = Effect.fn("BingxExchange.positions")(function*(symbol?: string) {
@@ -327,45 +267,14 @@ export const make = Effect.gen(function*() {
       params: symbol === undefined ? {} : { symbol },
       signed: true
     })
-    const list = data(body)
-    const out: Array<ExchangePosition> = []
-    if (!Array.isArray(list)) return out
-    for (const p of list) {
-      const amount = fromWire(field(p, "positionAmt"))
-      if (amount === undefined || BigDecimal.isZero(amount)) continue
-      const ps = parsePositionSide(field(p, "positionSide"))
-      const side = ps === "LONG" ? "long" : ps === "SHORT" ? "short" : BigDecimal.isNegative(amount) ? "short" : "long"
-      out.push({
-        symbol: asText(field(p, "symbol")) ?? "",
-        side,
-        quantity: BigDecimal.abs(amount),
-        entryPrice: fromWire(field(p, "avgPrice")) ?? ZERO,
-        markPrice: fromWire(field(p, "markPrice")),
-        unrealisedPnl: fromWire(field(p, "unrealizedProfit")),
-        leverage: asNumber(field(p, "leverage"))
-      })
-    }
-    return out
+    return yield* read(decodePositions)(body)
   })
 
-  const balances: ExchangeShape["balances"] = Effect.gen(function*() {
-    const body = yield* client.request({ method: "GET", path: "/openApi/swap/v2/user/balance", signed: true })
-    const d = data(body)
-    const raw = Array.isArray(d) ? d : [field(d, "balance") ?? d]
-    const out: Array<ExchangeBalance> = []
-    for (const b of raw) {
-      if (!isRecord(b)) continue
-      const balance = fromWire(b["balance"]) ?? ZERO
-      out.push({
-        asset: asText(b["asset"]) ?? "USDT",
-        balance,
-        equity: fromWire(b["equity"]) ?? balance,
-        available: fromWire(b["availableMargin"]) ?? balance,
-        unrealisedPnl: fromWire(b["unrealizedProfit"]) ?? ZERO
-      })
-    }
-    return out
-  }).pipe(Effect.withSpan("BingxExchange.balances"))
+  const balances: ExchangeShape["balances"] = client.request({
+    method: "GET",
+    path: "/openApi/swap/v2/user/balance",
+    signed: true
+  }).pipe(Effect.flatMap(read(decodeBalances)), Effect.withSpan("BingxExchange.balances"))
 
   const exchange: ExchangeShape = {
     name: "bingx",

@@ -6,10 +6,12 @@
  *   it is extended with `PUT …?listenKey=` every 30 minutes.
  * - `BINGX_WS_URL?listenKey=<key>`: no subscription message; every server frame is gzip-compressed
  *   (binary); the server's `Ping` is answered with `Pong`.
+ * - Events are decoded with the Schemas of `wireStream.ts`; one that misses or garbles a field we
+ *   rely on is logged (naming the field) and dropped, never filled in with defaults.
  * - ORDER_TRADE_UPDATE of one of our orders → `ExchangeEvents.OrderChanged` (the actor reconciles the
  *   order at once); a FILLED STOP_MARKET / TAKE_PROFIT_MARKET order → `ProtectiveFill`.
- *   ACCOUNT_CONFIG_UPDATE → the live layer's leverage / margin-type cache. listenKeyExpired → a new
- *   key and a new connection.
+ *   ACCOUNT_CONFIG_UPDATE → the live layer's leverage / margin-type cache. ACCOUNT_UPDATE is logged
+ *   (debug). listenKeyExpired → a new key and a new connection.
  * - When it cannot connect it logs, waits (5 s doubling to 60 s) and tries again.
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
@@ -17,10 +19,11 @@ import { Duration, Effect, Layer, Schedule } from "effect"
 import * as Socket from "effect/socket/Socket"
 import * as Zlib from "node:zlib"
 import { AppConfig } from "../../config.ts"
-import { ZERO } from "../../domain/decimal.ts"
 import { ExchangeEvents } from "../ExchangeEvents.ts"
-import { BingxLive, parseStatus } from "./BingxExchange.ts"
-import { asNumber, asText, field, fromWire, isRecord, parseExact } from "./json.ts"
+import { BingxLive } from "./BingxExchange.ts"
+import { asText, field, parseExact } from "./json.ts"
+import type { BingxMalformedAnswer } from "./wire.ts"
+import { decodeAccountConfigUpdate, decodeAccountUpdate, decodeOrderTradeUpdate } from "./wireStream.ts"
 
 export interface UserDataStreamOptions {
   /** listenKey keep-alive period (default 30 min). */
@@ -57,60 +60,32 @@ export const make = (options: UserDataStreamOptions = {}) =>
     const keepAliveMs = options.keepAliveMs ?? 30 * 60 * 1000
     const reconnectMs = options.reconnectMs ?? 5_000
 
+    /** A malformed event is logged with what is wrong and dropped: polling reconciles anyway. */
+    const dropped = (e: BingxMalformedAnswer) => Effect.logWarning(`user-data stream: event dropped: ${e.message}`)
+
     const handle = (message: unknown) =>
       Effect.gen(function*() {
-        const type = asText(field(message, "e"))
+        const type = field(message, "e")
         if (type === "ORDER_TRADE_UPDATE") {
-          const o = field(message, "o")
-          if (!isRecord(o)) return
-          const symbol = asText(o["s"]) ?? ""
-          const orderId = asText(o["i"]) ?? ""
-          const orderType = (asText(o["o"]) ?? "").toUpperCase()
-          const status = parseStatus(asText(o["X"]))
-          const protective = orderType.startsWith("STOP") ? "stop_loss" as const : orderType.startsWith("TAKE_PROFIT") ? "take_profit" as const : undefined
-          if (protective !== undefined && status === "filled") {
-            const quantity = fromWire(o["z"]) ?? fromWire(o["q"]) ?? ZERO
-            const price = fromWire(o["ap"]) ?? fromWire(o["p"])
-            if (price === undefined) return
-            const fee = fromWire(o["n"])
-            const time = asNumber(o["T"]) || asNumber(field(message, "E"))
-            const ps = (asText(o["ps"]) ?? "BOTH").toUpperCase()
-            yield* events.publish({
-              _tag: "ProtectiveFill",
-              kind: protective,
-              symbol,
-              exchangeOrderId: orderId,
-              parentClientOrderId: undefined,
-              side: (asText(o["S"]) ?? "").toUpperCase() === "BUY" ? "BUY" : "SELL",
-              positionSide: ps === "LONG" ? "LONG" : ps === "SHORT" ? "SHORT" : "BOTH",
-              quantity,
-              price,
-              fee: fee === undefined ? ZERO : fee.value < 0n ? { ...fee, value: -fee.value } : fee,
-              feeAsset: asText(o["N"]) ?? "USDT",
-              filledAt: new Date(time ?? Date.now())
-            })
-            return
-          }
-          const clientOrderId = asText(o["c"])
-          yield* events.publish({ _tag: "OrderChanged", symbol, orderId, clientOrderId, status })
+          yield* decodeOrderTradeUpdate(message).pipe(Effect.flatMap(events.publish), Effect.catch(dropped))
           return
         }
         if (type === "ACCOUNT_CONFIG_UPDATE") {
-          const ac = field(message, "ac")
-          const symbol = asText(field(ac, "s"))
-          if (symbol === undefined) return
-          const mt = asText(field(ac, "mt"))?.toLowerCase()
-          yield* live.noteConfig(symbol, {
-            longLeverage: asNumber(field(ac, "l")),
-            shortLeverage: asNumber(field(ac, "S")),
-            marginType: mt === undefined ? undefined : mt.startsWith("cross") ? "CROSSED" : "ISOLATED"
-          })
+          yield* decodeAccountConfigUpdate(message).pipe(
+            Effect.flatMap(({ symbol, ...update }) => live.noteConfig(symbol, update)),
+            Effect.catch(dropped)
+          )
+          return
+        }
+        if (type === "ACCOUNT_UPDATE") {
+          yield* decodeAccountUpdate(message).pipe(
+            Effect.flatMap((summary) => Effect.logDebug(`user-data stream: ACCOUNT_UPDATE ${summary}`)),
+            Effect.catch(dropped)
+          )
           return
         }
         if (type === "listenKeyExpired") return yield* Effect.fail(new StreamEnded("listenKey expired"))
-        if (type === "ACCOUNT_UPDATE" || type === "SNAPSHOTA" || type === "SNAPSHOTAC") {
-          yield* Effect.logDebug(`user-data stream: ${type}`)
-        }
+        if (type === "SNAPSHOTA" || type === "SNAPSHOTAC") yield* Effect.logDebug(`user-data stream: ${type}`)
       })
 
     /** One listenKey, one connection, until it closes. */

@@ -4,10 +4,9 @@
  * BingX writes order ids like 1736011869418901234 as bare JSON numbers, which `JSON.parse` rounds
  * to 1736011869418901200. Here every number token is turned into a string holding its exact text
  * before parsing, so ids stay exact and prices/quantities can become `BigDecimal` without passing
- * through a float. Callers read numbers with `asNumber`/`fromWire`.
+ * through a float. Answers are then decoded with the Schemas of `wire.ts` (which expect numbers
+ * as that text); `field`/`asNumber`/`asText` serve only the client's envelope (`code`, `msg`).
  */
-import { BigDecimal } from "effect"
-import { parse } from "../../domain/decimal.ts"
 
 /** Parses JSON text with every number token kept as its exact text (a string). */
 export const parseExact = (text: string): unknown => JSON.parse(quoteNumbers(text))
@@ -71,16 +70,5 @@ export const asNumber = (v: unknown): number | undefined => {
 export const asText = (v: unknown): string | undefined => {
   if (typeof v === "string") return v === "" ? undefined : v
   if (typeof v === "number" || typeof v === "bigint") return String(v)
-  return undefined
-}
-
-/** `true`/`"true"` → true. */
-export const asBool = (v: unknown): boolean => v === true || v === "true"
-
-/** A decimal from an exchange payload: decimal text or a number token kept as text; "" → undefined. */
-export const fromWire = (v: unknown): BigDecimal.BigDecimal | undefined => {
-  if (typeof v === "string") return parse(v)
-  if (typeof v === "number" && Number.isFinite(v)) return parse(String(v))
-  if (typeof v === "bigint") return BigDecimal.fromBigInt(v)
   return undefined
 }

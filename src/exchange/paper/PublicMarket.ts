@@ -14,14 +14,17 @@
  * - Contracts come from the whole contract list, cached for an hour (a stale list is used when a
  *   refresh fails): a symbol the list does not have is unknown (`undefined`), which is different
  *   from a list that could not be read (`PublicMarketUnavailable`).
+ * - Answers are decoded with the live exchange's schemas (`bingx/wire.ts`): the same contract-rules
+ *   parser, the same refusals when a field is missing, no defaults of its own. A price or a
+ *   contract that cannot be read is `PublicMarketUnavailable` naming the endpoint and the field.
  */
-import { BigDecimal, Clock, Context, Data, Duration, Effect, Layer, Metric } from "effect"
+import { type BigDecimal, Clock, Context, Data, Duration, Effect, Layer, Metric, Result } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import { AppConfig } from "../../config.ts"
 import { exchangeRequestDuration } from "../../telemetry/metrics.ts"
-import { ZERO } from "../../domain/decimal.ts"
-import { asBool, asNumber, asText, field, fromWire, parseExact } from "../bingx/json.ts"
+import { asNumber, asText, field, parseExact } from "../bingx/json.ts"
 import { unsignedQuery } from "../bingx/sign.ts"
+import { type BingxMalformedAnswer, CONTRACTS_PATH, decodeContracts, decodeLastPriceResult, LAST_PRICE_PATH } from "../bingx/wire.ts"
 import type { ContractRules } from "../Exchange.ts"
 
 /** The public API gave no usable answer; `reason` completes "the BingX public API at <url> …". */
@@ -47,18 +50,6 @@ export const SLOW_MS = 1_000
 export const UNREACHABLE_RETRY_MS = 10_000
 const CONTRACTS_MAX_AGE_MS = 3_600_000
 
-const rulesOf = (c: unknown, symbol: string): ContractRules => ({
-  symbol,
-  quantityPrecision: asNumber(field(c, "quantityPrecision")) ?? 8,
-  pricePrecision: asNumber(field(c, "pricePrecision")) ?? 8,
-  minQuantity: fromWire(field(c, "tradeMinQuantity")) ?? ZERO,
-  minNotional: fromWire(field(c, "tradeMinUSDT")) ?? ZERO,
-  maxLongLeverage: asNumber(field(c, "maxLongLeverage")) ?? 125,
-  maxShortLeverage: asNumber(field(c, "maxShortLeverage")) ?? 125,
-  tradable: (asNumber(field(c, "status")) ?? 1) === 1 &&
-    (field(c, "apiStateOpen") === undefined || asBool(field(c, "apiStateOpen")))
-})
-
 /** A failed attempt: why, and whether it says the API is unreachable (rather than answering "no"). */
 interface Failed {
   readonly reason: string
@@ -72,7 +63,9 @@ export class PublicMarket extends Context.Service<PublicMarket, PublicMarketShap
     const baseUrl = config.bingx.baseUrl
     const timeout = Math.min(config.bingx.timeoutMs, PUBLIC_TIMEOUT_MS)
     let down: { readonly since: number; readonly until: number; readonly reason: string } | undefined
-    let contracts: { readonly at: number; readonly bySymbol: ReadonlyMap<string, unknown> } | undefined
+    let contracts:
+      | { readonly at: number; readonly bySymbol: ReadonlyMap<string, Result.Result<ContractRules, BingxMalformedAnswer>> }
+      | undefined
 
     const attempt = (path: string, params: Record<string, string>): Effect.Effect<unknown, Failed> => {
       const query = unsignedQuery(params)
@@ -130,35 +123,40 @@ export class PublicMarket extends Context.Service<PublicMarket, PublicMarketShap
         return yield* new PublicMarketUnavailable({ reason: failed.reason })
       }).pipe(Effect.provideService(HttpClient.TracerPropagationEnabled, false))
 
+    /** An answer the live exchange's schemas refuse: unusable, with the field named. */
+    const unreadable = (what: string) => (e: BingxMalformedAnswer) =>
+      Effect.andThen(
+        Effect.logWarning(`BingX public API at ${baseUrl}: ${e.message}`),
+        new PublicMarketUnavailable({ reason: `gave ${what} that cannot be read (${e.message})` })
+      )
+
     const lastPrice = (symbol: string) =>
-      Effect.flatMap(get("/openApi/swap/v2/quote/price", { symbol }), (data) => {
-        const price = fromWire(field(data, "price"))
-        return price !== undefined && BigDecimal.isPositive(price)
-          ? Effect.succeed(price)
-          : Effect.fail(new PublicMarketUnavailable({ reason: `gave no positive price for ${symbol}` }))
-      }).pipe(Effect.withSpan("PublicMarket.lastPrice", { attributes: { symbol } }))
+      get(LAST_PRICE_PATH, { symbol }).pipe(
+        Effect.flatMap((data) => Effect.fromResult(decodeLastPriceResult(data))),
+        Effect.catchTag("BingxMalformedAnswer", unreadable(`a price for ${symbol}`)),
+        Effect.map((d) => d.price),
+        Effect.withSpan("PublicMarket.lastPrice", { attributes: { symbol } })
+      )
 
     const contractList = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       if (contracts !== undefined && now - contracts.at < CONTRACTS_MAX_AGE_MS) return contracts.bySymbol
-      const data = yield* get("/openApi/swap/v2/quote/contracts", {}).pipe(
+      const data = yield* get(CONTRACTS_PATH, {}).pipe(
         Effect.catch((e) => (contracts !== undefined ? Effect.succeed(undefined) : Effect.fail(e)))
       )
       if (data === undefined) return contracts!.bySymbol // refresh failed: the stale list
-      if (!Array.isArray(data)) return yield* new PublicMarketUnavailable({ reason: "answered a contract list that is not a list" })
-      const bySymbol = new Map<string, unknown>()
-      for (const c of data) {
-        const symbol = asText(field(c, "symbol"))
-        if (symbol !== undefined) bySymbol.set(symbol, c)
-      }
+      const bySymbol = yield* Effect.fromResult(decodeContracts(data)).pipe(
+        Effect.catchTag("BingxMalformedAnswer", unreadable("a contract list"))
+      )
       contracts = { at: now, bySymbol }
       return bySymbol
     })
 
     const contract = (symbol: string) =>
-      Effect.map(contractList, (bySymbol) => {
-        const c = bySymbol.get(symbol)
-        return c === undefined ? undefined : rulesOf(c, symbol)
+      Effect.flatMap(contractList, (bySymbol) => {
+        const rules = bySymbol.get(symbol)
+        if (rules === undefined) return Effect.succeed(undefined)
+        return Result.isSuccess(rules) ? Effect.succeed(rules.success) : unreadable(`the contract of ${symbol}`)(rules.failure)
       }).pipe(Effect.withSpan("PublicMarket.contract", { attributes: { symbol } }))
 
     return PublicMarket.of({ baseUrl, lastPrice, contract, probe: Effect.asVoid(contractList) })

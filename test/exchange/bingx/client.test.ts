@@ -211,7 +211,12 @@ describe("BingX live exchange", () => {
         expect(open.status).toBe("filled")
         expect(BigDecimal.equals(open.executedQuantity, D("0.0123"))).toBe(true)
         expect(BigDecimal.equals(open.averagePrice!, D("65000.5"))).toBe(true)
-        expect(BigDecimal.isPositive(open.fee)).toBe(true)
+        // The placement answer carries no fee and no time (like BingX's); the query has them.
+        expect(open.fee).toBeUndefined()
+        expect(open.updatedAt).toBeUndefined()
+        const opened = yield* exchange.queryOrder("BTC-USDT", { orderId: open.orderId })
+        expect(BigDecimal.format(opened.fee)).toBe("0.399753075") // 0.0123 × 65000.5 × 0.0005
+        expect(opened.updatedAt.getTime()).toBe(fake.orders[0]!.updateTime)
         const sent = fake.requests("/openApi/swap/v2/trade/order", "POST")[0]!
         expect(sent.signatureValid).toBe(true)
         expect(sent.params).toMatchObject({ side: "BUY", positionSide: "BOTH", type: "MARKET", quantity: "0.0123" })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { BigDecimal, Effect, Layer, PubSub, References, type Scope } from "effect"
+import { BigDecimal, Effect, Layer, Logger, PubSub, References, type Scope } from "effect"
 import { AppConfig } from "../../../src/config.ts"
 import * as BingxExchange from "../../../src/exchange/bingx/BingxExchange.ts"
 import * as UserDataStream from "../../../src/exchange/bingx/UserDataStream.ts"
@@ -13,7 +13,10 @@ const until = (check: () => boolean, what: string) =>
     while (!check()) yield* Effect.sleep("20 millis")
   }).pipe(Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.die(new Error(`timed out: ${what}`)) }))
 
-const withStream = <A, E>(f: (fake: FakeBingx) => Effect.Effect<A, E, Exchange | ExchangeEvents | Scope.Scope>) =>
+const withStream = <A, E>(
+  f: (fake: FakeBingx) => Effect.Effect<A, E, Exchange | ExchangeEvents | Scope.Scope>,
+  logs?: Array<{ readonly level: string; readonly message: string }>
+) =>
   Effect.gen(function*() {
     const fake = yield* makeFakeBingx({ pingIntervalMs: 50 })
     const layer = UserDataStream.layer({ keepAliveMs: 150, reconnectMs: 50 }).pipe(
@@ -22,7 +25,17 @@ const withStream = <A, E>(f: (fake: FakeBingx) => Effect.Effect<A, E, Exchange |
       Layer.provide(AppConfig.layerFrom(liveEnv(fake)))
     )
     return yield* f(fake).pipe(Effect.provide(layer))
-  }).pipe(Effect.scoped, Effect.provideService(References.MinimumLogLevel, "Error"))
+  }).pipe(
+    Effect.scoped,
+    logs === undefined
+      ? Effect.provideService(References.MinimumLogLevel, "Error")
+      : Effect.provide(Layer.mergeAll(
+        Logger.layer([Logger.make((o) => {
+          logs.push({ level: o.logLevel, message: [o.message].flat().map(String).join(" ") })
+        })]),
+        Layer.succeed(References.MinimumLogLevel, "Warn")
+      ))
+  )
 
 describe("BingX user-data stream", () => {
   it.live("listenKey, gzip frames, Ping→Pong, keep-alive; order updates and protective fills become events", () =>
@@ -90,4 +103,42 @@ describe("BingX user-data stream", () => {
         yield* until(() => fake.ws.connections === 3, "reconnect after listenKeyExpired")
         expect(fake.requests("/openApi/user/auth/userDataStream", "POST")).toHaveLength(3)
       })))
+
+  it.live("a malformed event is logged naming its field and dropped — never published with a default side, status, id or time", () => {
+    const logs: Array<{ readonly level: string; readonly message: string }> = []
+    return withStream((fake) =>
+      Effect.gen(function*() {
+        const exchange = yield* Exchange
+        const events = yield* (yield* ExchangeEvents).subscribe
+        yield* until(() => fake.ws.connections === 1, "connection")
+        const order = { s: "BTC-USDT", c: "tvb-abc-8", i: 1736011869418901301n, S: "BUY", o: "MARKET", X: "FILLED", ps: "BOTH" }
+        const stop = { s: "ETH-USDT", c: "", i: 1736011869418901302n, S: "SELL", o: "STOP_MARKET", X: "FILLED", z: "0.5", ap: "2900", n: "-0.725", N: "USDT", ps: "LONG", T: 1700000000000 }
+        const malformed: ReadonlyArray<readonly [unknown, string]> = [
+          [{ e: "ORDER_TRADE_UPDATE", E: 1, o: { ...order, X: "DONE" } }, "BingX ORDER_TRADE_UPDATE event: o.X is \"DONE\""],
+          [{ e: "ORDER_TRADE_UPDATE", E: 1, o: { ...order, S: "HOLD" } }, "o.S is \"HOLD\""],
+          [{ e: "ORDER_TRADE_UPDATE", E: 1, o: { ...order, i: undefined } }, "o.i is missing"],
+          [{ e: "ORDER_TRADE_UPDATE", E: 1, o: { ...order, s: "" } }, "o.s is \"\""],
+          [{ e: "ORDER_TRADE_UPDATE", E: 1 }, "o is missing"],
+          [{ e: "ORDER_TRADE_UPDATE", o: { ...stop, T: 0 } }, "o.T is missing or 0 (and so is E)"],
+          [{ e: "ORDER_TRADE_UPDATE", E: 1, o: { ...stop, n: undefined } }, "o.n is missing"],
+          [{ e: "ORDER_TRADE_UPDATE", E: 1, o: { ...stop, ap: "0" } }, "o.ap is \"0\""],
+          [{ e: "ACCOUNT_UPDATE", E: 1, a: { m: "ORDER", B: [{ a: "USDT", cw: "1" }] } }, "BingX ACCOUNT_UPDATE event: a.B[0].wb is missing"],
+          [{ e: "ACCOUNT_CONFIG_UPDATE", E: 1, ac: { s: "BTC-USDT", l: 20, mt: "separate" } }, "BingX ACCOUNT_CONFIG_UPDATE event: ac.mt is \"separate\""]
+        ]
+        for (const [event] of malformed) fake.pushEvent(event)
+        // A rebate (positive `n`) is a negative fee, exactly.
+        fake.pushEvent({ e: "ORDER_TRADE_UPDATE", E: 2, o: { ...stop, n: "0.1" } })
+        const first = yield* PubSub.take(events)
+        expect(first).toMatchObject({ _tag: "ProtectiveFill", kind: "stop_loss", side: "SELL", positionSide: "LONG" })
+        if (first._tag === "ProtectiveFill") expect(BigDecimal.format(first.fee)).toBe("-0.1")
+        const dropped = logs.filter((l) => l.level === "Warn" && l.message.startsWith("user-data stream: event dropped: "))
+        for (const [, problem] of malformed) {
+          expect(dropped.some((l) => l.message.includes(problem)), problem).toBe(true)
+        }
+        // The dropped config update did not reach the cache: the margin type is read from the account.
+        expect(yield* exchange.positionMode).toBe("one_way")
+        yield* exchange.setMarginType("BTC-USDT", "ISOLATED")
+        expect(fake.requests("/openApi/swap/v2/trade/marginType", "GET")).toHaveLength(1)
+      }), logs)
+  })
 })
