@@ -100,11 +100,23 @@ const STATUSES: Readonly<Record<string, ExchangeOrderStatus>> = {
   EXPIRED: "expired"
 }
 
+const WIRE_STATUS = {
+  new: "NEW",
+  partially_filled: "PARTIALLY_FILLED",
+  filled: "FILLED",
+  cancelled: "CANCELLED",
+  failed: "FAILED",
+  expired: "EXPIRED"
+} as const satisfies Record<ExchangeOrderStatus, string>
+
 export const Status = Schema.Literals(
   ["NEW", "PENDING", "WORKING", "PARTIALLY_FILLED", "FILLED", "CANCELED", "CANCELLED", "FAILED", "EXPIRED"]
 ).pipe(Schema.decodeTo(
   ExchangeOrderStatus,
-  SchemaTransformation.transform({ decode: (s) => STATUSES[s]!, encode: (s) => s === "cancelled" ? "CANCELLED" : s.toUpperCase() as "NEW" })
+  SchemaTransformation.transform({
+    decode: (s) => STATUSES[s]!,
+    encode: (s) => WIRE_STATUS[s]
+  })
 ))
 
 // ------------------------------------------------------------------------------------------------
@@ -234,8 +246,9 @@ export const contractOf = (
 export const LAST_PRICE_PATH = "/openApi/swap/v2/quote/price"
 export const MARK_PRICE_PATH = "/openApi/swap/v2/quote/premiumIndex"
 
-export const decodeLastPrice = decodeDataEffect(Schema.Struct({ price: PositiveDecimal }), LAST_PRICE_PATH)
-export const decodeLastPriceResult = decodeData(Schema.Struct({ price: PositiveDecimal }), LAST_PRICE_PATH)
+const LastPrice = Schema.Struct({ price: PositiveDecimal })
+export const decodeLastPrice = decodeDataEffect(LastPrice, LAST_PRICE_PATH)
+export const decodeLastPriceResult = decodeData(LastPrice, LAST_PRICE_PATH)
 export const decodeMarkPrice = decodeDataEffect(Schema.Struct({ markPrice: PositiveDecimal }), MARK_PRICE_PATH)
 export const decodeServerTime = decodeDataEffect(Schema.Struct({ serverTime: Int }), "/openApi/swap/v2/server/time")
 
