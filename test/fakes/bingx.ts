@@ -1,7 +1,7 @@
 /**
  * A loopback fake of the BingX perpetual swap REST API (and the user-data WebSocket), for tests.
  *
- * What it does like the real one (shared/reference/bingx-api.md):
+ * What it does like the real one:
  * - verifies `X-BX-APIKEY`, the HMAC signature (raw values in received order, or the exact bytes)
  *   and `timestamp` against its own clock and `recvWindow` (100412 / 100413 / 100001 / 100421);
  * - answers business errors as HTTP 200 + `code`, sometimes with `code` as a string;

@@ -1,7 +1,7 @@
 /**
  * The BingX REST client (Effect `HttpClient`): signing, server-time offset, per-call timeout,
  * jittered retries of transient failures only, and typed errors from the body `code` even on
- * HTTP 200 (shared/reference/bingx-api.md §2–3).
+ * HTTP 200.
  *
  * - Every parameter goes in the query string, sorted a→z, values percent-encoded; signed calls add
  *   `timestamp` (local clock + server offset) and `recvWindow`, then `signature`.
@@ -22,6 +22,7 @@ import { exchangeRequestDuration, taggedBy } from "../../telemetry/metrics.ts"
 import { ExchangeRejectedError, ExchangeTransientError, ExchangeUnknownOutcome } from "../Exchange.ts"
 import { asNumber, asText, field, parseExact } from "./json.ts"
 import { type Params, signParams, unsignedQuery } from "./sign.ts"
+import { decodeServerTime } from "./wire.ts"
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE"
 
@@ -248,15 +249,9 @@ export class BingxClient extends Context.Service<BingxClient, BingxClientShape>(
         const before = yield* Clock.currentTimeMillis
         const body = yield* attempt({ method: "GET", path: "/openApi/swap/v2/server/time", signed: false })
         const after = yield* Clock.currentTimeMillis
-        const serverTime = asNumber(field(field(body, "data"), "serverTime"))
-        if (serverTime === undefined) {
-          return yield* Effect.fail(new Attempt({
-            kind: "transient",
-            message: "server time answer without data.serverTime",
-            code: undefined,
-            retryAfterMs: undefined
-          }))
-        }
+        const { serverTime } = yield* decodeServerTime(field(body, "data")).pipe(
+          Effect.mapError((e) => new Attempt({ kind: "transient", message: e.message, code: undefined, retryAfterMs: undefined }))
+        )
         const o = Math.round(serverTime - (before + after) / 2)
         yield* Ref.set(offset, o)
         yield* Effect.logDebug(`BingX server time offset ${o} ms`)
