@@ -1,5 +1,5 @@
 /**
- * BingX request signing (see shared/reference/bingx-api.md §2).
+ * BingX request signing.
  *
  * - Parameters are sorted a→z by key and joined as `k=v&…` with RAW values: that string is
  *   HMAC-SHA256'd with the API secret (UTF-8 key), lowercase hex, sent as `signature` (last).

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { createHmac } from "node:crypto"
 import { hmacSha256Hex, signParams } from "../../../src/exchange/bingx/sign.ts"
 
-// BingX's published example secret (shared/reference/bingx-api.md §2.5).
+// BingX's published example secret (its API documentation's signing example).
 const SECRET = "mheO6dR8ovSsxZQCOYEFCtelpuxcWGTfHw7te326y6jOwq5WpvFQ9JNljoTwBXZGv5It07m9RXSPpDQEK2w"
 
 describe("BingX signing", () => {
