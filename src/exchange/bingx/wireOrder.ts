@@ -26,8 +26,9 @@ export const OPEN_ORDERS_PATH = "/openApi/swap/v2/trade/openOrders"
 const orderFields = {
   orderId: Schema.optionalKey(Id),
   orderID: Schema.optionalKey(Id),
-  clientOrderId: Schema.optionalKey(Schema.String),
-  clientOrderID: Schema.optionalKey(Schema.String),
+  /** "" or null: the order has none (placed without one, e.g. by hand). */
+  clientOrderId: Schema.optionalKey(Schema.NullOr(Schema.String)),
+  clientOrderID: Schema.optionalKey(Schema.NullOr(Schema.String)),
   symbol: Text,
   side: ExchangeSide,
   positionSide: ExchangePositionSide,
@@ -61,7 +62,7 @@ const orderIdOf = (o: typeof PlacementOrder.Type, at: string): string | Problem 
 
 const clientOrderIdOf = (o: typeof PlacementOrder.Type): string | undefined => {
   const id = o.clientOrderId ?? o.clientOrderID
-  return id === undefined || id === "" ? undefined : id
+  return id === undefined || id === null || id === "" ? undefined : id
 }
 
 const timeOf = (o: typeof PlacementOrder.Type): Date | undefined => {

@@ -25,7 +25,7 @@ export const OrderTradeUpdate = Schema.Struct({
   o: Schema.Struct({
     s: Text,
     i: Id,
-    c: Schema.optionalKey(Schema.String),
+    c: Schema.optionalKey(Schema.NullOr(Schema.String)),
     S: ExchangeSide,
     o: Text,
     X: Status,
@@ -57,7 +57,7 @@ export const decodeOrderTradeUpdate = (message: unknown): Effect.Effect<Exchange
   Effect.fromResult(Result.flatMap(decodeOrderEvent(message), ({ E, o }): Result.Result<ExchangeEvent, BingxMalformedAnswer> => {
     const kind = protectiveKind(o.o)
     if (kind === undefined || o.X !== "filled") {
-      const clientOrderId = o.c === undefined || o.c === "" ? undefined : o.c
+      const clientOrderId = o.c === undefined || o.c === null || o.c === "" ? undefined : o.c
       return Result.succeed({ _tag: "OrderChanged", symbol: o.s, orderId: o.i, clientOrderId, status: o.X })
     }
     return Result.flatMap(decodeFillFields(message), ({ o: f }): Result.Result<ExchangeEvent, BingxMalformedAnswer> => {
