@@ -10,8 +10,9 @@
  *   executed) and a time (`updateTime`, else `time`).
  * - A placement answer documents no commission and no time: its `fee` and `updatedAt` are
  *   undefined unless it carries them (the caller asks the order for them); its quantity is the
- *   one sent unless it says otherwise. Its symbol, side, position side and clientOrderId must be
- *   those of the request: an answer about another order is malformed.
+ *   one sent unless it says otherwise. Its symbol, side and clientOrderId must be those of the
+ *   request: an answer about another order is malformed. (Its position side is taken as answered:
+ *   BingX is known to write LONG for positions of a one-way account.)
  * - `fee` = −commission, exactly (BingX: negative = paid; ours: positive = paid).
  */
 import { BigDecimal, Effect, Result, Schema } from "effect"
@@ -152,7 +153,6 @@ export const decodePlacedOrder = (
       Result.fail(malformed(ORDER_PATH, `order.${field}`, `is ${JSON.stringify(got)} but the order sent has ${JSON.stringify(sent)}`))
     if (o.symbol !== request.symbol) return mismatch("symbol", o.symbol, request.symbol)
     if (o.side !== request.side) return mismatch("side", o.side, request.side)
-    if (o.positionSide !== request.positionSide) return mismatch("positionSide", o.positionSide, request.positionSide)
     if (clientOrderId !== undefined && clientOrderId.toLowerCase() !== request.clientOrderId.toLowerCase()) {
       return mismatch("clientOrderId", clientOrderId, request.clientOrderId)
     }
