@@ -12,7 +12,7 @@
  *   (`T`, else the event time `E`).
  */
 import { BigDecimal, Effect, Result, Schema } from "effect"
-import { type ExchangeMarginType, ExchangePositionSide, ExchangeSide } from "../../domain/vocabulary.ts"
+import { ExchangeMarginType, ExchangePositionSide, ExchangeSide, MarginMode } from "../../domain/vocabulary.ts"
 import type { ExchangeEvent } from "../ExchangeEvents.ts"
 import { type BingxMalformedAnswer, Decimal, decodeData, Id, Int, malformed, PositiveDecimal, Status, Text } from "./wire.ts"
 
@@ -109,7 +109,8 @@ export const AccountConfigUpdate = Schema.Struct({
     s: Text,
     l: Schema.optionalKey(Int),
     S: Schema.optionalKey(Int),
-    mt: Schema.optionalKey(Schema.Literals(["isolated", "cross", "crossed", "ISOLATED", "CROSSED"]))
+    /** BingX writes "isolated" / "cross"; the REST spelling is accepted too. */
+    mt: Schema.optionalKey(Schema.Union([MarginMode, ExchangeMarginType]))
   })
 })
 
@@ -126,5 +127,5 @@ export const decodeAccountConfigUpdate = (message: unknown): Effect.Effect<{
     symbol: ac.s,
     longLeverage: ac.l,
     shortLeverage: ac.S,
-    marginType: ac.mt === undefined ? undefined : ac.mt.toLowerCase().startsWith("cross") ? "CROSSED" as const : "ISOLATED" as const
+    marginType: ac.mt === undefined ? undefined : ac.mt === "cross" || ac.mt === "CROSSED" ? "CROSSED" as const : "ISOLATED" as const
   })))
