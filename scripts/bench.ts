@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — the performance benchmark (issue 8). Unattended, about 4 minutes:
+ * `npm run bench` — the performance benchmark. Unattended, about 4 minutes:
  *
  *   npm run bench                         # everything, 10 s per measurement
  *   npm run bench -- --seconds 5 --rows 200000 --only webhook,e2e
@@ -692,7 +692,7 @@ const report = (): string => {
     out.push(`   plan uses signals_received_idx (no Seq Scan): ${g.planUsesIndex ? "yes" : "NO"}`)
   }
   if (results.targets.length > 0) {
-    out.push("", "Targets (issue 8)")
+    out.push("", "Targets")
     out.push(table(["target", "measured", "met"], results.targets.map((t) => [t.target, t.value, t.met === undefined ? "–" : t.met ? "yes" : "NO"])))
   }
   out.push("", `${results.durationSeconds.toFixed(0)} s in total; JSON: ${Path.relative(process.cwd(), options.out)}`)

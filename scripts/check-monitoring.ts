@@ -77,7 +77,7 @@ else {
 }
 
 section("Alertmanager configuration (amtool)")
-/** The seed guide's routing: alert → receiver that must be among its receivers. */
+/** The routing the original project's operators rely on: alert → receiver that must be among its receivers. */
 const SEED_ROUTES: ReadonlyArray<{ labels: Record<string, string>; receiver: string }> = [
   { labels: { alertname: "TradingViewSignalBacklog", severity: "warning", team: "trading-automation" }, receiver: "trading-automation-oncall" },
   { labels: { alertname: "BingXOrderFailures", severity: "critical", team: "exchange-integration" }, receiver: "exchange-integration-team" },

@@ -43,7 +43,7 @@ export class InvalidSettings extends Data.TaggedError("InvalidSettings")<{
   readonly fields: ReadonlyArray<FieldProblem>
 }> {}
 
-/** Status of the order a new signal creates, given the settings (see issue: webhook §6). */
+/** Status of the order a new signal creates, given the settings: awaiting_approval (confirmation on), pending (auto-trade on), else skipped. */
 export const initialOrderStatus = (s: BotSettingsValue): { readonly status: OrderStatus; readonly reason: string | null } => {
   if (s.paused) return { status: "skipped", reason: "bot paused" }
   if (s.manualConfirmationRequired) return { status: "awaiting_approval", reason: null }

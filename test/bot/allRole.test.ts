@@ -1,7 +1,7 @@
 /**
  * The bot suite with `--role all` in this process on the real services (BotBackend.layerLocal):
  * the webhook creates the orders, the order actor executes approvals at the BingX fake, the
- * notifications come from the services' Notifier. Then issue 6's "done when" and the backend's
+ * notifications come from the services' Notifier. Then the bot's acceptance scenario and the backend's
  * notifications end to end (liveScenarios.ts).
  */
 import { defineLiveBotScenarios } from "./liveScenarios.ts"

@@ -1,5 +1,5 @@
 /**
- * The bot on the real services (stacks.ts), for both process layouts: issue 6's "done when" —
+ * The bot on the real services (stacks.ts), for both process layouts: the acceptance scenario —
  * `/status` shows the real state, a signal awaiting approval arrives with buttons, Approve places
  * exactly one order at the exchange and the message shows the outcome — and the notifications the
  * backend sends on its own: order filled / rejected (with the reason) / failed, the exchange

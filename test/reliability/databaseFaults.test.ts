@@ -1,5 +1,5 @@
 /**
- * Database faults (issue 9 §3) on a throwaway Postgres the test starts itself (never the shared
+ * Database faults on a throwaway Postgres the test starts itself (never the shared
  * server): stopped during webhook load, and frozen (a hung server / network partition, through a
  * TCP proxy). The webhook answers 201 with a stored row or 503 — never 500, never 2xx without a
  * row — and answers 503 before TradingView gives up (3 s); /ready says 503; when the database is

@@ -1,5 +1,5 @@
 /**
- * Exchange faults end to end (issue 9 §2): the real process (`node src/main.ts --role api`, live
+ * Exchange faults end to end: the real process (`node src/main.ts --role api`, live
  * trading) against the BingX fake, alerts through the webhook, outcomes read from GET /orders/{id},
  * /bot/status, /metrics — and from what the Telegram fake received.
  *

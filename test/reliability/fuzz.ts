@@ -1,5 +1,5 @@
 /**
- * Hostile HTTP requests for the fuzz test (issue 9 §5), as fast-check arbitraries: random and
+ * Hostile HTTP requests for the fuzz test, as fast-check arbitraries: random and
  * mutated webhook bodies (deep JSON, huge numbers, NaN/Infinity, unicode, `__proto__` /
  * `constructor` keys, very long strings, wrong types, binary, KEY=VALUE garbage), odd headers, and
  * fuzzed query strings, ids and bodies for every operator route.

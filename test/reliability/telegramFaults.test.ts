@@ -1,5 +1,5 @@
 /**
- * Telegram faults (issue 9 §4): the real process (`--role all`: the bot polls, the notifier sends)
+ * Telegram faults: the real process (`--role all`: the bot polls, the notifier sends)
  * trading live against the BingX fake while the Telegram fake answers 429 storms, 5xx, or cuts
  * every connection. Trading does not wait for Telegram (orders fill as fast as without faults);
  * notifications are retried until they are delivered, in order, or — for a chat Telegram refuses —

@@ -1,5 +1,5 @@
 /**
- * Order execution (issue 4):
+ * Order execution:
  * - `orders.pending_since`: when the order last became `pending` (insert, or approval). The
  *   SIGNAL_MAX_AGE_SECONDS check counts from here (NULL = from `created_at`), so an order approved
  *   after a few minutes is not expired by the actor the moment it is approved.

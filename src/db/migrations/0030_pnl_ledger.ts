@@ -1,5 +1,5 @@
 /**
- * PnL ledger state (issue 5).
+ * PnL ledger state.
  * - `pnl_positions`: one row per (symbol, slot) — slot `net` is a one-way position (its side flips
  *   through zero), `long` / `short` are hedge-mode legs — with the open quantity and its exact cost
  *   basis (entry price = cost / quantity), realised PnL (before fees), fees and fill count.
