@@ -10,7 +10,9 @@
  */
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
-import { MarginMode, TradingMode } from "../domain/vocabulary.ts"
+import type { SettingsPatch } from "../settings/BotSettings.ts"
+import { type FieldProblem, MarginMode, TradingMode } from "../domain/vocabulary.ts"
+import { decodeFields } from "./fields.ts"
 import { BadRequest, Invalid } from "./errors.ts"
 import { Operator } from "./middleware.ts"
 import { Balance, PnlSummary, Position } from "./Pnl.ts"
@@ -50,6 +52,44 @@ export const SettingsBody = Schema.Struct({
   paused: Schema.optionalKey(Schema.Boolean)
 })
 export type SettingsBody = typeof SettingsBody.Type
+
+/** How each setting's problem is worded (server and bot client alike). */
+const PROBLEMS: Readonly<Record<string, string>> = {
+  auto_trade_enabled: "must be true or false",
+  manual_confirmation_required: "must be true or false",
+  paused: "must be true or false",
+  margin_mode: "must be isolated or cross",
+  leverage: "must be a whole number from 1 to 125"
+}
+
+/** Field problems of a settings body (every one, in the wording above), or the patch in the program's terms. */
+export const decodeSettingsBody = (
+  body: unknown
+): { readonly ok: true; readonly patch: SettingsPatch } | { readonly ok: false; readonly fields: ReadonlyArray<FieldProblem> } => {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return { ok: false, fields: [{ field: "body", problem: "must be a JSON object of settings" }] }
+  }
+  const decoded = decodeFields(SettingsBody, body, PROBLEMS, {
+    onExcessProperty: "error",
+    unknownKey: () => `is not a setting (use ${Object.keys(PROBLEMS).join(", ")})`
+  })
+  if (!decoded.ok) return decoded
+  const b = decoded.value
+  if (Object.keys(b).length === 0) {
+    return { ok: false, fields: [{ field: "body", problem: `names no setting (use ${Object.keys(PROBLEMS).join(", ")})` }] }
+  }
+  return {
+    ok: true,
+    patch: {
+      autoTradeEnabled: b.auto_trade_enabled,
+      manualConfirmationRequired: b.manual_confirmation_required,
+      marginMode: b.margin_mode,
+      leverage: b.leverage,
+      paused: b.paused
+    }
+  }
+}
+
 
 /** The body of `POST /bot/audit`. */
 export const AuditBody = Schema.Struct({

@@ -7,7 +7,7 @@
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "effect/http-api"
 import { ORDER_STATUSES, OrderStatus } from "../domain/order.ts"
-import { Action, MarginMode, SignalPositionSide } from "../domain/vocabulary.ts"
+import { Action, MarginMode, PriceSource, SignalPositionSide } from "../domain/vocabulary.ts"
 import { Conflict, NotFound } from "./errors.ts"
 import { Operator } from "./middleware.ts"
 import { Limit, MAX_LIST_LIMIT, QueryParam } from "./wire.ts"
@@ -21,6 +21,8 @@ export const Fill = Schema.Struct({
   price: DecimalText,
   fee: DecimalText,
   fee_asset: Schema.String,
+  /** `exchange`, or `alert` for a paper fill at the signal's price; null for fills recorded before sources were kept. */
+  price_source: Schema.NullOr(PriceSource),
   filled_at: Schema.String
 })
 export type Fill = typeof Fill.Type

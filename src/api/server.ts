@@ -11,7 +11,7 @@
  *   DATABASE_UNAVAILABLE; defects → a logged 500 `{"error": "internal error"}`. Nothing answers
  *   with a stack trace.
  */
-import { type ByteSize, Cause, Effect, Layer, Schema, SchemaIssue } from "effect"
+import { type ByteSize, Cause, Effect, Layer } from "effect"
 import { HttpIncomingMessage, HttpServerRequest, type HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, type HttpApiGroup } from "effect/http-api"
 import { HttpApiSchemaError } from "effect/http-api/HttpApiError"
@@ -27,6 +27,7 @@ import {
 } from "../http/respond.ts"
 import { Secrets } from "../security/Secrets.ts"
 import { BadRequest, DATABASE_UNAVAILABLE, Invalid, PayloadTooLarge, Unavailable } from "./errors.ts"
+import { problemsOf } from "./fields.ts"
 import { Operator, RequestErrors } from "./middleware.ts"
 
 export const OPENAPI_PATH = "/openapi.json"
@@ -44,7 +45,6 @@ export const OperatorLive = Layer.effect(
   })
 )
 
-const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
 
 const SLOT_MESSAGE: Record<HttpApiSchemaError["kind"], string> = {
   Params: "invalid path",
@@ -55,13 +55,9 @@ const SLOT_MESSAGE: Record<HttpApiSchemaError["kind"], string> = {
   ResponseHeaders: "internal error"
 }
 
-/** The field problems of a decode failure: one per issue, named by its path ("body" at the top). */
+/** The field problems of a decode failure: one per issue, named by its path. */
 export const fieldProblems = (error: HttpApiSchemaError): ReadonlyArray<FieldProblem> =>
-  formatIssues(error.cause.issue).issues.map((issue) => ({
-    field: (issue.path ?? []).map((p) => String(typeof p === "object" && p !== null && "key" in p ? p.key : p)).join(".") ||
-      (error.kind === "Query" ? "query" : "body"),
-    problem: issue.message
-  }))
+  problemsOf(error.cause.issue, error.kind === "Query" ? "query" : "body")
 
 /** 422 / 413 / 503 / 500 as the module comment says. */
 const renderRequestErrors = (
@@ -132,26 +128,3 @@ export const readJsonBody = (request: HttpServerRequest.HttpServerRequest, limit
       Effect.try({ try: () => JSON.parse(text) as unknown, catch: () => BadRequest.of(notJson) })
     )
   )
-
-/**
- * Decodes `body` with `schema` (every problem), naming each by its field: a field of `problems`
- * gets that wording, another top-level key is `unknownKey(key)`, anything else the schema's words.
- */
-export const decodeFields = <S extends Schema.Codec<any, any, never, never>>(
-  schema: S,
-  body: unknown,
-  problems: Readonly<Record<string, string>>,
-  options: { readonly onExcessProperty: "error" | "ignore"; readonly unknownKey?: (key: string) => string }
-): { readonly ok: true; readonly value: S["Type"] } | { readonly ok: false; readonly fields: ReadonlyArray<FieldProblem> } => {
-  const result = Schema.decodeUnknownResult(schema)(body, { errors: "all", onExcessProperty: options.onExcessProperty })
-  if (result._tag === "Success") return { ok: true, value: result.success }
-  const fields = formatIssues(result.failure.issue).issues.map((issue): FieldProblem => {
-    const path = (issue.path ?? []).map((p) => String(typeof p === "object" && p !== null && "key" in p ? p.key : p))
-    const field = path.join(".") || "body"
-    const known = problems[field]
-    if (known !== undefined) return { field, problem: known }
-    if (path.length === 1 && options.unknownKey !== undefined) return { field, problem: options.unknownKey(field) }
-    return { field, problem: issue.message }
-  })
-  return { ok: false, fields }
-}

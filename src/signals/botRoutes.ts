@@ -12,13 +12,12 @@
 import { ByteSize, Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { Api } from "../api/Api.ts"
-import { SettingsBody } from "../api/Bot.ts"
+import { decodeSettingsBody } from "../api/Bot.ts"
 import { Invalid } from "../api/errors.ts"
-import { decodeFields, orUnavailable, readJsonBody } from "../api/server.ts"
+import { orUnavailable, readJsonBody } from "../api/server.ts"
 import { recordAudit } from "../bot/routes.ts"
 import { AppConfig } from "../config.ts"
-import { type FieldProblem, MarginMode } from "../domain/vocabulary.ts"
-import { BotSettings, type BotSettingsValue, type SettingsPatch } from "../settings/BotSettings.ts"
+import { BotSettings, type BotSettingsValue } from "../settings/BotSettings.ts"
 import { BotStatusParts } from "./BotStatusParts.ts"
 import { SignalService } from "./SignalService.ts"
 
@@ -51,42 +50,6 @@ export const botState = Effect.gen(function*() {
     trading_mode: config.trading.mode
   }
 })
-
-const PROBLEMS: Readonly<Record<string, string>> = {
-  auto_trade_enabled: "must be true or false",
-  manual_confirmation_required: "must be true or false",
-  paused: "must be true or false",
-  margin_mode: `must be ${MarginMode.literals.join(" or ")}`,
-  leverage: "must be a whole number from 1 to 125"
-}
-
-/** Field problems of a settings body, or the patch. */
-export const decodeSettingsBody = (
-  body: unknown
-): { readonly ok: true; readonly patch: SettingsPatch } | { readonly ok: false; readonly fields: ReadonlyArray<FieldProblem> } => {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    return { ok: false, fields: [{ field: "body", problem: "must be a JSON object of settings" }] }
-  }
-  const decoded = decodeFields(SettingsBody, body, PROBLEMS, {
-    onExcessProperty: "error",
-    unknownKey: () => `is not a setting (use ${Object.keys(PROBLEMS).join(", ")})`
-  })
-  if (!decoded.ok) return decoded
-  const b = decoded.value
-  if (Object.keys(b).length === 0) {
-    return { ok: false, fields: [{ field: "body", problem: `names no setting (use ${Object.keys(PROBLEMS).join(", ")})` }] }
-  }
-  return {
-    ok: true,
-    patch: {
-      autoTradeEnabled: b.auto_trade_enabled,
-      manualConfirmationRequired: b.manual_confirmation_required,
-      marginMode: b.margin_mode,
-      leverage: b.leverage,
-      paused: b.paused
-    }
-  }
-}
 
 export const botGroup = HttpApiBuilder.group(Api, "bot", (handlers) =>
   handlers
