@@ -16,7 +16,7 @@ import { isId } from "../domain/ids.ts"
 const invalid = (message: string) => new SchemaIssue.InvalidValue({ message })
 
 /** An exact decimal: BigDecimal in the program, plain decimal text on the wire. */
-export const Decimal = Schema.String.pipe(
+export const Decimal = Schema.String.annotate({ description: "exact decimal as plain text, e.g. \"65000.5\"" }).pipe(
   Schema.decodeTo(
     Schema.BigDecimal,
     SchemaTransformation.transformEffect({
@@ -27,10 +27,10 @@ export const Decimal = Schema.String.pipe(
       encode: (d) => Effect.succeed(plain(d))
     })
   )
-).annotate({ description: "exact decimal as plain text, e.g. \"65000.5\"" })
+)
 
 /** A point in time: Date in the program, ISO-8601 UTC text on the wire. */
-export const Timestamp = Schema.String.pipe(
+export const Timestamp = Schema.String.annotate({ description: "ISO-8601 UTC timestamp, e.g. \"2026-01-02T03:04:05.000Z\"" }).pipe(
   Schema.decodeTo(
     Schema.Date,
     SchemaTransformation.transformEffect({
@@ -43,7 +43,7 @@ export const Timestamp = Schema.String.pipe(
       encode: (d) => Effect.succeed(d.toISOString())
     })
   )
-).annotate({ description: "ISO-8601 UTC timestamp, e.g. \"2026-01-02T03:04:05.000Z\"" })
+)
 
 /** A record id: decimal text that fits Postgres bigint. */
 export const Id = Schema.String.check(
@@ -55,7 +55,7 @@ export const Id = Schema.String.check(
  * limit given: the list's default applies).
  */
 export const Limit = (max: number) =>
-  Schema.String.pipe(
+  Schema.String.annotate({ description: `a whole number from 1 to ${max} (blank: the default)` }).pipe(
     Schema.decodeTo(
       Schema.UndefinedOr(Schema.Int),
       SchemaTransformation.transformEffect({
@@ -70,7 +70,7 @@ export const Limit = (max: number) =>
         encode: (n) => Effect.succeed(n === undefined ? "" : String(n))
       })
     )
-  ).annotate({ description: `a whole number from 1 to ${max}` })
+  )
 
 /** The most rows any list answers. */
 export const MAX_LIST_LIMIT = 500
@@ -85,7 +85,7 @@ export const QueryParam = <T, E>(
   format: (value: T) => string,
   description: string
 ) =>
-  Schema.String.pipe(
+  Schema.String.annotate({ description }).pipe(
     Schema.decodeTo(
       Schema.UndefinedOr(Schema.toType(to)),
       SchemaTransformation.transformEffect({
@@ -97,4 +97,4 @@ export const QueryParam = <T, E>(
         encode: (value: T | undefined) => Effect.succeed(value === undefined ? "" : format(value))
       })
     )
-  ).annotate({ description })
+  )

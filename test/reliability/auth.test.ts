@@ -170,8 +170,13 @@ describe("the operator API", () => {
         "POST /webhook/tradingview",
         "POST /webhook/tradingview/:token"
       ])
+      // The OpenAPI document (public) lists exactly the operator endpoints the app serves.
       const openapi = yield* Effect.promise(() => call(`${api}${OPENAPI_PATH}`, {}))
       expect(openapi.status).toBe(200)
+      const documented = Object.entries((openapi.json as { paths: Record<string, Record<string, unknown>> }).paths)
+        .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ":$1")}`))
+        .sort()
+      expect(documented).toEqual(operatorRoutes.map((r) => `${r.method} ${r.path}`).sort())
       expect(operatorRoutes.map((r) => `${r.method} ${r.path}`).sort()).toEqual([
         "GET /balances",
         "GET /bot/reports",
