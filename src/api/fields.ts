@@ -31,7 +31,7 @@ export const decodeFields = <S extends Schema.Codec<any, any, never, never>>(
   const fields = formatIssues(result.failure.issue).issues.map((issue): FieldProblem => {
     const path = issue.path ?? []
     const field = fieldOf(path, "body")
-    const known = problems[field]
+    const known = Object.hasOwn(problems, field) ? problems[field] : undefined
     if (known !== undefined) return { field, problem: known }
     if (path.length === 1 && options.unknownKey !== undefined) return { field, problem: options.unknownKey(field) }
     return { field, problem: issue.message }
