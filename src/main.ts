@@ -15,22 +15,20 @@ import { AppConfig, type AppConfigShape, ConfigInvalid, loadConfig, processConfi
 import { AuditLog } from "./audit/AuditLog.ts"
 import * as Database from "./db/Database.ts"
 import { BotBackend } from "./bot/BotBackend.ts"
-import { botApiRoutes, type TelegramOptions, telegramLayers } from "./bot/layers.ts"
+import { type TelegramOptions, telegramLayers } from "./bot/layers.ts"
 import type { Exchange } from "./exchange/Exchange.ts"
 import { ExchangeEvents } from "./exchange/ExchangeEvents.ts"
+import { operatorApiRoutes } from "./http/operatorApi.ts"
 import { ApiListener, BotMetricsListener, layerApiServer, layerBotMetricsServerWith, type ListenAddress } from "./http/servers.ts"
 import type { Notifier } from "./notify/Notifier.ts"
 import { FillEvents } from "./orders/FillEvents.ts"
 import { layerExchange, layerOrders, type OrdersLayerOptions } from "./orders/layers.ts"
 import { OrderService } from "./orders/OrderService.ts"
-import { orderRoutes } from "./orders/routes.ts"
 import { SignalQueue } from "./orders/SignalQueue.ts"
 import { PnlService } from "./pnl/PnlService.ts"
-import { pnlRoutes } from "./pnl/routes.ts"
 import { Secrets, type TokenAnnouncer } from "./security/Secrets.ts"
 import { BotSettings } from "./settings/BotSettings.ts"
 import { layerAnnounceWebhook, type Printer } from "./signals/announce.ts"
-import { botRoutes } from "./signals/botRoutes.ts"
 import { BotStatusParts } from "./signals/BotStatusParts.ts"
 import { layerWebhookTraceRedaction, signalRoutes } from "./signals/routes.ts"
 import { SignalService } from "./signals/SignalService.ts"
@@ -98,7 +96,7 @@ const backendServices = (overrides: AppOverrides, notifier: Layer.Layer<Notifier
   )
 
 /** Feature routes on :8000 (each capability adds its route layer here). */
-const apiRoutes = Layer.mergeAll(signalRoutes, botRoutes, pnlRoutes, orderRoutes, botApiRoutes)
+const apiRoutes = Layer.mergeAll(signalRoutes, operatorApiRoutes)
 
 /** The whole application for the configured role. Requires only `AppConfig`. */
 export const appLayer = (overrides: AppOverrides = {}) =>

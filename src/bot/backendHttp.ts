@@ -1,62 +1,46 @@
 /**
- * The bot's HTTP client of the backend (role bot): the seed's `BackendClient` on Effect's
- * HttpClient. `BACKEND_BASE_URL` + `Authorization: Bearer <API_TOKEN>`, one span per call
- * (`BackendClient.get` / `BackendClient.post`), the seed's metrics labelled with the route
- * template (never the raw path), a per-call timeout of `BOT_BACKEND_TIMEOUT` seconds, and no
- * retries: a POST (approve, reject, settings) is sent exactly once per user action.
+ * The bot's HTTP client of the backend (role bot), derived from the operator API's contract with
+ * `HttpApiClient` — the paths, queries, bodies and their decoding are the contract's, not a copy.
+ * `BACKEND_BASE_URL` + `Authorization: Bearer <API_TOKEN>` (the contract's `Operator` middleware,
+ * client side), one span per call (`BackendClient.get` / `BackendClient.post`), the
+ * `tvtelegrambingx_bot_backend_*` metrics labelled with the route template (never the raw path),
+ * a per-call timeout of `BOT_BACKEND_TIMEOUT` seconds, and no retries: a POST (approve, reject,
+ * settings) is sent exactly once per user action.
+ *
+ * A settings patch is checked with the contract's rule first (a patch the server would refuse
+ * fails `Invalid` with the same fields, unsent).
+ * Errors: the contract's 404 / 409 / 400 / 422 arrive as themselves (400 as `Invalid`); a refused
+ * token, a 5xx, a timeout, an unreachable backend or a body that does not match the contract is
+ * `BackendUnavailable` with a message that says which.
  */
-import { Clock, Duration, Effect, Metric, Redacted, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Metric, Redacted } from "effect"
 import { HttpClient, HttpClientRequest } from "effect/http"
+import { HttpApiClient, HttpApiMiddleware } from "effect/http-api"
+import { Api } from "../api/Api.ts"
+import { decodeSettingsBody } from "../api/Bot.ts"
+import { Invalid } from "../api/errors.ts"
+import { Operator } from "../api/middleware.ts"
 import { AppConfig } from "../config.ts"
 import { botBackendRequestDuration, botBackendRequests } from "../telemetry/metrics.ts"
-import {
-  BackendUnavailable,
-  type BotBackendShape,
-  BotState,
-  Conflict,
-  Invalid,
-  NotFound,
-  Order,
-  OrderList,
-  patchToJson,
-  PnlReport,
-  PositionList,
-  SignalList
-} from "./contract.ts"
+import { type BackendError, BackendUnavailable, type BotBackendShape } from "./contract.ts"
 
-type Method = "GET" | "POST"
+/** The status of the answer to the call in progress (set by the client, read by `call`). */
+class AnswerStatus extends Context.Service<AnswerStatus, { status: number | undefined }>()(
+  "tvtelegrambingx/bot/backendHttp/AnswerStatus"
+) {}
 
-interface Call {
-  readonly method: Method
-  /** The route template, used for the span and the metric labels (e.g. /orders/{id}/approve). */
+interface Route {
+  readonly method: "GET" | "POST"
+  /** The route template, for the span and the metric labels (e.g. /orders/{id}/approve). */
   readonly route: string
   /** The concrete path (e.g. /orders/34/approve). */
   readonly path: string
-  readonly query?: Readonly<Record<string, string>>
-  readonly body?: unknown
 }
 
-interface ErrorBody {
-  readonly error?: unknown
-  readonly fields?: unknown
-}
-
-const errorMessage = (body: unknown, fallback: string): string => {
-  const e = (body as ErrorBody | null)?.error
-  return typeof e === "string" && e.length > 0 ? e : fallback
-}
-
-const errorFields = (body: unknown): ReadonlyArray<{ field: string; problem: string }> => {
-  const fields = (body as ErrorBody | null)?.fields
-  if (!Array.isArray(fields)) return []
-  return fields.flatMap((f) =>
-    typeof f?.field === "string" && typeof f?.problem === "string" ? [{ field: f.field, problem: f.problem }] : []
-  )
-}
+const REFUSED = (status: number) => `backend refused the bot's API_TOKEN (${status}); set API_TOKEN to the backend's token`
 
 export const makeHttp = Effect.gen(function*() {
   const config = yield* AppConfig
-  const client = yield* HttpClient.HttpClient
   const baseUrl = config.telegram.backendBaseUrl
   const timeout = Duration.millis(Math.round(config.telegram.backendTimeoutSeconds * 1000))
   const token = config.security.apiToken
@@ -67,102 +51,112 @@ export const makeHttp = Effect.gen(function*() {
     )
   }
 
-  /** One request: span, metrics, timeout, status mapping; yields the JSON body of a 2xx answer. */
-  const call = (c: Call): Effect.Effect<unknown, BackendUnavailable | NotFound | Conflict | Invalid> => {
-    const spanName = c.method === "GET" ? "BackendClient.get" : "BackendClient.post"
-    let request = (c.method === "GET" ? HttpClientRequest.get : HttpClientRequest.post)(`${baseUrl}${c.path}`).pipe(
-      HttpClientRequest.acceptJson
-    )
-    if (token !== undefined) request = HttpClientRequest.bearerToken(request, Redacted.value(token))
-    if (c.query !== undefined) request = HttpClientRequest.setUrlParams(request, c.query)
-    if (c.body !== undefined) request = HttpClientRequest.bodyJsonUnsafe(request, c.body)
+  const bearer = HttpApiMiddleware.layerClient(Operator, ({ next, request }) =>
+    next(token === undefined ? request : HttpClientRequest.bearerToken(request, Redacted.value(token))))
 
-    const record = (status: string, startedNanos: bigint) =>
-      Effect.gen(function*() {
-        const seconds = Number((yield* Clock.currentTimeNanos) - startedNanos) / 1e9
-        yield* Metric.update(Metric.withAttributes(botBackendRequests, { method: c.method, path: c.route, status }), 1)
-        yield* Metric.update(Metric.withAttributes(botBackendRequestDuration, { method: c.method, path: c.route }), seconds)
-        yield* Effect.annotateCurrentSpan({ "http.status_code": status })
-      })
-
-    return Effect.gen(function*() {
-      const started = yield* Clock.currentTimeNanos
-      const response = yield* client.execute(request).pipe(
-        Effect.timeout(timeout),
-        Effect.tapError((e) => record(e._tag === "TimeoutError" ? "timeout" : "error", started)),
-        Effect.mapError((e) =>
-          new BackendUnavailable({
-            message: e._tag === "TimeoutError"
-              ? `backend did not answer ${c.method} ${c.route} within ${Duration.format(timeout)}`
-              : `backend unreachable at ${baseUrl} (${c.method} ${c.route})`
+  const client = yield* HttpApiClient.make(Api, {
+    transformClient: (c) =>
+      c.pipe(
+        HttpClient.mapRequest(HttpClientRequest.prependUrl(baseUrl)),
+        HttpClient.tap((response) =>
+          Effect.map(Effect.serviceOption(AnswerStatus), (seen) => {
+            if (seen._tag === "Some") seen.value.status = response.status
           })
         )
       )
-      const status = response.status
-      yield* record(String(status), started)
-      const body: unknown = yield* response.json.pipe(Effect.orElseSucceed(() => undefined as unknown))
-      if (status >= 200 && status < 300) return body
-      if (status === 404) return yield* new NotFound({ message: errorMessage(body, `not found: ${c.path}`) })
-      if (status === 409) return yield* new Conflict({ message: errorMessage(body, "conflict") })
-      if (status === 400 || status === 422) {
-        return yield* new Invalid({ message: errorMessage(body, "invalid request"), fields: errorFields(body) })
+  }).pipe(Effect.provide(bearer))
+
+  /** The contract's failures in the bot's terms. */
+  const failure = (r: Route, e: unknown): BackendError => {
+    const tag = (e as { readonly _tag?: string })._tag
+    switch (tag) {
+      case "NotFound":
+      case "Conflict":
+      case "Invalid":
+        return e as BackendError
+      case "BadRequest": {
+        const bad = e as { readonly error: string; readonly fields: Invalid["fields"] }
+        return Invalid.of(bad.error, bad.fields)
       }
-      if (status === 401 || status === 403) {
-        return yield* new BackendUnavailable({
-          message: `backend refused the bot's API_TOKEN (${status}); set API_TOKEN to the backend's token`
+      case "Unauthorized":
+        return new BackendUnavailable({ message: REFUSED(401) })
+      case "Unavailable":
+      case "PayloadTooLarge":
+        return new BackendUnavailable({ message: (e as { readonly error: string }).error })
+      case "TimeoutError":
+        return new BackendUnavailable({ message: `backend did not answer ${r.method} ${r.route} within ${Duration.format(timeout)}` })
+      case "SchemaError":
+        return new BackendUnavailable({
+          message: `backend answered ${r.method} ${r.route} with an unexpected body: ${(e as Error).message}`
         })
+      case "HttpClientError": {
+        const reason = (e as { readonly reason: { readonly _tag: string; readonly response?: { readonly status: number } } }).reason
+        if (reason._tag === "StatusCodeError") {
+          const status = reason.response?.status ?? 0
+          return new BackendUnavailable({ message: status === 401 || status === 403 ? REFUSED(status) : `backend answered ${status}` })
+        }
+        if (reason._tag === "DecodeError") {
+          return new BackendUnavailable({
+            message: `backend answered ${r.method} ${r.route} with an unexpected body: ${(e as Error).message}`
+          })
+        }
+        return new BackendUnavailable({ message: `backend unreachable at ${baseUrl} (${r.method} ${r.route})` })
       }
-      return yield* new BackendUnavailable({ message: errorMessage(body, `backend answered ${status}`) })
-    }).pipe(
-      Effect.withSpan(spanName, {
-        attributes: { "http.method": c.method, "http.route": c.route, "url.path": c.path }
-      })
-    )
+      default:
+        return new BackendUnavailable({ message: `backend call ${r.method} ${r.route} failed: ${String(e)}` })
+    }
   }
 
-  /** Decodes a 2xx body; a body that does not match the contract is the backend's fault. */
-  const decoded = <S extends Schema.Codec<any, any, never, never>>(schema: S, c: Call) =>
-    call(c).pipe(
-      Effect.flatMap((body) =>
-        Schema.decodeUnknownEffect(schema)(body).pipe(
-          Effect.mapError((e) =>
-            new BackendUnavailable({ message: `backend answered ${c.method} ${c.route} with an unexpected body: ${e.message}` })
-          )
-        )
-      )
-    ) as Effect.Effect<S["Type"], BackendUnavailable | NotFound | Conflict | Invalid>
+  /** One call: span, metrics (route template), timeout, error mapping. */
+  const call = <A>(r: Route, effect: Effect.Effect<A, unknown>): Effect.Effect<A, BackendError> =>
+    Effect.gen(function*() {
+      const started = yield* Clock.currentTimeNanos
+      const seen: { status: number | undefined } = { status: undefined }
+      const exit = yield* effect.pipe(Effect.timeout(timeout), Effect.provideService(AnswerStatus, seen), Effect.exit)
+      const label = seen.status !== undefined
+        ? String(seen.status)
+        : exit._tag === "Failure" && exit.cause.reasons.some((x) => x._tag === "Fail" && (x.error as { _tag?: string })._tag === "TimeoutError")
+        ? "timeout"
+        : exit._tag === "Failure" ? "error" : "200"
+      const seconds = Number((yield* Clock.currentTimeNanos) - started) / 1e9
+      yield* Metric.update(Metric.withAttributes(botBackendRequests, { method: r.method, path: r.route, status: label }), 1)
+      yield* Metric.update(Metric.withAttributes(botBackendRequestDuration, { method: r.method, path: r.route }), seconds)
+      yield* Effect.annotateCurrentSpan({ "http.status_code": label })
+      return yield* Effect.mapError(exit, (e) => failure(r, e))
+    }).pipe(
+      Effect.withSpan(r.method === "GET" ? "BackendClient.get" : "BackendClient.post", {
+        attributes: { "http.method": r.method, "http.route": r.route, "url.path": r.path }
+      })
+    )
+
+  const byId = (orderId: string, action: "" | "/approve" | "/reject"): Route => ({
+    method: action === "" ? "GET" : "POST",
+    route: `/orders/{id}${action}`,
+    path: `/orders/${encodeURIComponent(orderId)}${action}`
+  })
 
   const service: BotBackendShape = {
-    status: decoded(BotState, { method: "GET", route: "/bot/status", path: "/bot/status" }),
-    updateSettings: (patch) =>
-      decoded(BotState, { method: "POST", route: "/bot/settings", path: "/bot/settings", body: patchToJson(patch) }),
+    status: call({ method: "GET", route: "/bot/status", path: "/bot/status" }, client.bot.status()),
+    updateSettings: (patch) => {
+      // The contract's own rule and wording: a patch the server would refuse is not sent.
+      const checked = decodeSettingsBody(patch)
+      return checked.ok
+        ? call({ method: "POST", route: "/bot/settings", path: "/bot/settings" }, client.bot.settings({ payload: patch }))
+        : Effect.fail(Invalid.of("invalid settings", checked.fields))
+    },
     recentSignals: (limit) =>
-      decoded(SignalList, {
-        method: "GET",
-        route: "/bot/reports",
-        path: "/bot/reports",
-        query: { limit: String(limit) }
-      }).pipe(Effect.map((r) => r.signals)),
+      call({ method: "GET", route: "/bot/reports", path: "/bot/reports" }, client.bot.reports({ query: { limit } })).pipe(
+        Effect.map((r) => r.signals)
+      ),
     orders: (limit) =>
-      decoded(OrderList, { method: "GET", route: "/orders", path: "/orders", query: { limit: String(limit) } }).pipe(
+      call({ method: "GET", route: "/orders", path: "/orders" }, client.orders.list({ query: { limit } })).pipe(
         Effect.map((r) => r.orders)
       ),
-    order: (orderId) =>
-      decoded(Order, { method: "GET", route: "/orders/{id}", path: `/orders/${encodeURIComponent(orderId)}` }),
-    approve: (orderId) =>
-      decoded(Order, {
-        method: "POST",
-        route: "/orders/{id}/approve",
-        path: `/orders/${encodeURIComponent(orderId)}/approve`
-      }),
-    reject: (orderId) =>
-      decoded(Order, {
-        method: "POST",
-        route: "/orders/{id}/reject",
-        path: `/orders/${encodeURIComponent(orderId)}/reject`
-      }),
-    pnl: (period) => decoded(PnlReport, { method: "GET", route: "/pnl", path: "/pnl", query: { period } }),
-    positions: decoded(PositionList, { method: "GET", route: "/positions", path: "/positions" }).pipe(
+    order: (orderId) => call(byId(orderId, ""), client.orders.get({ params: { id: orderId } })),
+    approve: (orderId) => call(byId(orderId, "/approve"), client.orders.approve({ params: { id: orderId } })),
+    reject: (orderId) => call(byId(orderId, "/reject"), client.orders.reject({ params: { id: orderId } })),
+    pnl: (period) => call({ method: "GET", route: "/pnl", path: "/pnl" }, client.pnl.summary({ query: { period } })),
+    positions: call({ method: "GET", route: "/positions", path: "/positions" }, client.pnl.positions()).pipe(
       Effect.map((r) => r.positions)
     ),
     audit: (entry) =>
@@ -174,18 +168,18 @@ export const makeHttp = Effect.gen(function*() {
             telegram_username: entry.actor.username ?? null
           })
         )
-        yield* call({
-          method: "POST",
-          route: "/bot/audit",
-          path: "/bot/audit",
-          body: {
-            actor_id: String(entry.actor.userId),
-            username: entry.actor.username ?? null,
-            action: entry.action,
-            payload: entry.payload,
-            result: entry.result.slice(0, 500)
-          }
-        })
+        yield* call(
+          { method: "POST", route: "/bot/audit", path: "/bot/audit" },
+          client.bot.audit({
+            payload: {
+              actor_id: String(entry.actor.userId),
+              username: entry.actor.username ?? null,
+              action: entry.action,
+              payload: entry.payload,
+              result: entry.result.slice(0, 500)
+            }
+          })
+        )
       }).pipe(
         Effect.catch((e) => Effect.logWarning(`audit row not stored by the backend (${e._tag}: ${e.message}); the log line above is the record`))
       )

@@ -1,26 +1,25 @@
 /**
- * The bot's in-process backend (role all): calls the services directly, no HTTP.
+ * The bot's in-process backend (role all): calls the services directly — no HTTP, no JSON, no
+ * decoding. The values the services return are the contract's types (src/api/), so the bot gets
+ * the very records the HTTP handlers would encode; nothing is converted on the way.
  *
- * `LocalOperations` holds one function per operation, built on the services the HTTP routes use:
- * - status: the same `botState` effect as `GET /bot/status` (BotSettings + BotStatusParts, which
- *   PnlService and the order breaker fill in);
- * - recent signals: SignalService.recent, encoded like `GET /bot/reports`;
- * - orders, one order, approve, reject: OrderService (already decided / expired → `Conflict` with
- *   the service's message, unknown → `NotFound`), encoded like the order routes;
- * - PnL and positions: PnlService, encoded like `GET /pnl` and `GET /positions`.
- * Every value is then decoded with the contract's schema (src/bot/contract.ts), exactly as the HTTP
- * client decodes the routes' bodies, so both layouts hand the bot identical values (extra keys such
- * as an order's `margin_usdt` are dropped by both). A database failure is `BackendUnavailable` with
- * the words of the API's 503.
+ * `LocalOperations` holds one function per operation, on the services the HTTP handlers use:
+ * - status: the same `botState` effect as `GET /bot/status`;
+ * - recent signals: SignalService.recent (domain records);
+ * - orders, one order, approve, reject: OrderService (unknown → `NotFound`, already decided or
+ *   expired → `Conflict`, with the service's message — the same as the HTTP 404 / 409); the
+ *   contract's order type is still its wire shape, so these are written with `orderJson` once;
+ * - PnL and positions: PnlService.
+ * A database failure is `BackendUnavailable` with the words of the API's 503.
  *
  * Settings updates and audit rows go through `BotSettings` and `AuditLog` with the Telegram user
  * as the actor.
  */
-import { Context, Effect, Layer, Schema } from "effect"
+import { Context, Effect, Layer } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
+import { Conflict, DATABASE_UNAVAILABLE, Invalid, NotFound } from "../api/errors.ts"
 import { AuditLog } from "../audit/AuditLog.ts"
 import type { AppConfig } from "../config.ts"
-import { DATABASE_UNAVAILABLE } from "../http/respond.ts"
 import type { OrderConflict, OrderNotFound } from "../orders/OrderService.ts"
 import { OrderService } from "../orders/OrderService.ts"
 import { orderJson } from "../orders/OrderView.ts"
@@ -28,21 +27,17 @@ import { PnlService } from "../pnl/PnlService.ts"
 import { BotSettings } from "../settings/BotSettings.ts"
 import { botState } from "../signals/botRoutes.ts"
 import type { BotStatusParts } from "../signals/BotStatusParts.ts"
-import { signalJson } from "../signals/json.ts"
 import { SignalService } from "../signals/SignalService.ts"
 import {
   BackendUnavailable,
   type BackendError,
   type BotBackendShape,
-  BotState,
-  Conflict,
-  Invalid,
-  NotFound,
-  Order,
+  type BotState,
+  type Order,
   type PnlPeriod,
-  PnlReport,
-  Position,
-  Signal
+  type PnlReport,
+  type Position,
+  type Signal
 } from "./contract.ts"
 
 export interface LocalOperationsShape {
@@ -64,16 +59,6 @@ export interface LocalOperationsShape {
   readonly positions: Effect.Effect<ReadonlyArray<Position>, BackendError>
 }
 
-/** Decodes a service's answer with the contract's schema, as the HTTP client decodes a body. */
-const asContract = <S extends Schema.Codec<any, any, never, never>>(schema: S, what: string) => (value: unknown) =>
-  Schema.decodeUnknownEffect(schema)(value).pipe(
-    Effect.mapError((e) => new BackendUnavailable({ message: `${what} does not match the API contract: ${e.message}` }))
-  ) as Effect.Effect<S["Type"], BackendUnavailable>
-
-const SignalArray = Schema.Array(Signal)
-const OrderArray = Schema.Array(Order)
-const PositionArray = Schema.Array(Position)
-
 /** A database failure reads like the API's 503. */
 const databaseDown = (_: SqlError) => new BackendUnavailable({ message: DATABASE_UNAVAILABLE })
 
@@ -83,9 +68,9 @@ const orderErrors = <A, R>(effect: Effect.Effect<A, OrderNotFound | OrderConflic
     Effect.mapError((e): BackendError => {
       switch (e._tag) {
         case "OrderNotFound":
-          return new NotFound({ message: e.message })
+          return NotFound.of(e.message)
         case "OrderConflict":
-          return new Conflict({ message: e.message })
+          return Conflict.of(e.message)
         default:
           return databaseDown(e)
       }
@@ -104,29 +89,15 @@ export class LocalOperations extends Context.Service<LocalOperations, LocalOpera
     const telegram = (actorId: string) => ({ actor: "telegram", actorId })
 
     return LocalOperations.of({
-      status: botState.pipe(
-        Effect.provideContext(context),
-        Effect.mapError(databaseDown),
-        Effect.flatMap(asContract(BotState, "the status"))
-      ),
-      recentSignals: (limit) =>
-        signals.recent(limit).pipe(
-          Effect.mapError(databaseDown),
-          Effect.flatMap((list) => asContract(SignalArray, "the recent signals")(list.map(signalJson)))
-        ),
-      orders: (limit) =>
-        orders.list({ limit }).pipe(
-          Effect.mapError(databaseDown),
-          Effect.flatMap((list) => asContract(OrderArray, "the order list")(list.map(orderJson)))
-        ),
-      order: (orderId) => orderErrors(orders.get(orderId)).pipe(Effect.map(orderJson), Effect.flatMap(asContract(Order, `order ${orderId}`))),
-      approve: (orderId, actorId) =>
-        orderErrors(orders.approve(orderId, telegram(actorId))).pipe(Effect.map(orderJson), Effect.flatMap(asContract(Order, `order ${orderId}`))),
-      reject: (orderId, actorId) =>
-        orderErrors(orders.reject(orderId, telegram(actorId))).pipe(Effect.map(orderJson), Effect.flatMap(asContract(Order, `order ${orderId}`))),
-      pnl: (period) =>
-        pnl.periodSummary(period).pipe(Effect.mapError(databaseDown), Effect.flatMap(asContract(PnlReport, "the PnL report"))),
-      positions: pnl.positionsJson.pipe(Effect.mapError(databaseDown), Effect.flatMap(asContract(PositionArray, "the positions")))
+      status: botState.pipe(Effect.provideContext(context), Effect.mapError(databaseDown)),
+      recentSignals: (limit) => signals.recent(limit).pipe(Effect.mapError(databaseDown)),
+      // The contract's order is still its wire shape: encoded once, never decoded.
+      orders: (limit) => orders.list({ limit }).pipe(Effect.mapError(databaseDown), Effect.map((list) => list.map(orderJson))),
+      order: (orderId) => Effect.map(orderErrors(orders.get(orderId)), orderJson),
+      approve: (orderId, actorId) => Effect.map(orderErrors(orders.approve(orderId, telegram(actorId))), orderJson),
+      reject: (orderId, actorId) => Effect.map(orderErrors(orders.reject(orderId, telegram(actorId))), orderJson),
+      pnl: (period) => pnl.periodSummary(period).pipe(Effect.mapError(databaseDown)),
+      positions: pnl.positionsJson.pipe(Effect.mapError(databaseDown))
     })
   })
 
@@ -153,7 +124,7 @@ export const makeLocal = Effect.gen(function*() {
         { actor: "telegram", actorId: String(actor.userId) }
       ).pipe(
         Effect.catchTags({
-          InvalidSettings: (e) => Effect.fail(new Invalid({ message: e.message, fields: e.fields })),
+          InvalidSettings: (e) => Effect.fail(Invalid.of(e.message, e.fields)),
           SqlError: (e) => Effect.fail(databaseDown(e))
         }),
         Effect.andThen(ops.status)

@@ -6,6 +6,7 @@
  */
 import { Effect, Schema } from "effect"
 import { type Action, type FieldProblem, MarginMode, type PositionSide } from "../domain/vocabulary.ts"
+import { parseUnsafe } from "../domain/decimal.ts"
 import {
   BackendUnavailable,
   type BotAuditEntry,
@@ -37,6 +38,7 @@ export interface NewSignal {
 }
 
 const iso = (d: Date) => d.toISOString()
+const decimalOrNull = (text: string | null | undefined) => (text === null || text === undefined ? null : parseUnsafe(text))
 
 export class MemoryBackend {
   state: BotState
@@ -90,6 +92,7 @@ export class MemoryBackend {
       reduce_only: false,
       status,
       quantity: input.quantity ?? null,
+      margin_usdt: null,
       filled_quantity: "0",
       price: input.price ?? null,
       average_price: null,
@@ -108,19 +111,19 @@ export class MemoryBackend {
       id: signalId,
       symbol: input.symbol,
       action: input.action,
-      position_side: input.positionSide ?? null,
-      reduce_only: false,
-      quantity: input.quantity ?? null,
-      margin_usdt: null,
-      price: input.price ?? null,
+      positionSide: input.positionSide ?? null,
+      reduceOnly: false,
+      quantity: decimalOrNull(input.quantity),
+      marginUsdt: null,
+      price: decimalOrNull(input.price),
       leverage: null,
-      margin_mode: null,
-      stop_loss: null,
-      take_profit: null,
+      marginMode: null,
+      stopLoss: null,
+      takeProfit: null,
       timestamp: null,
-      received_at: now,
-      order_id: orderId,
-      order_status: status
+      receivedAt: new Date(now),
+      orderId,
+      orderStatus: status
     }
     this.signals.unshift(signal)
     this.orderList.unshift(order)
@@ -134,8 +137,8 @@ export class MemoryBackend {
   private setOrder(order: Order) {
     const i = this.orderList.findIndex((o) => o.id === order.id)
     this.orderList[i] = order
-    const s = this.signals.findIndex((x) => x.order_id === order.id)
-    if (s >= 0) this.signals[s] = { ...this.signals[s]!, order_status: order.status }
+    const s = this.signals.findIndex((x) => x.orderId === order.id)
+    if (s >= 0) this.signals[s] = { ...this.signals[s]!, orderStatus: order.status }
   }
 
   getStatus(): BotState {
@@ -152,7 +155,7 @@ export class MemoryBackend {
     if (patch.margin_mode !== undefined && !Schema.is(MarginMode)(patch.margin_mode)) {
       fields.push({ field: "margin_mode", problem: `must be ${MarginMode.literals.join(" or ")}` })
     }
-    if (fields.length > 0) throw new Invalid({ message: "invalid settings", fields })
+    if (fields.length > 0) throw Invalid.of("invalid settings", fields)
     this.state = { ...this.state, ...patch, updated_at: iso(this.now()) }
     return this.state
   }
@@ -170,21 +173,21 @@ export class MemoryBackend {
   order(id: string): Order {
     this.guard({ op: "order", arg: id })
     const order = this.findOrder(id)
-    if (order === undefined) throw new NotFound({ message: `order ${id} not found` })
+    if (order === undefined) throw NotFound.of(`order ${id} not found`)
     return order
   }
 
   private decide(id: string, op: "approve" | "reject"): Order {
     this.guard({ op, arg: id })
     const order = this.findOrder(id)
-    if (order === undefined) throw new NotFound({ message: `order ${id} not found` })
+    if (order === undefined) throw NotFound.of(`order ${id} not found`)
     if (order.status !== "awaiting_approval") {
-      throw new Conflict({ message: `order ${id} is already ${order.status.replace("_", " ")}` })
+      throw Conflict.of(`order ${id} is already ${order.status.replace("_", " ")}`)
     }
     const now = this.now()
     if (now.getTime() - new Date(order.created_at).getTime() > this.approvalTimeoutMs) {
       this.setOrder({ ...order, status: "expired", reason: "approval timed out", updated_at: iso(now) })
-      throw new Conflict({ message: `order ${id} expired: it waited longer than the approval timeout` })
+      throw Conflict.of(`order ${id} expired: it waited longer than the approval timeout`)
     }
     const decided: Order = op === "approve"
       ? { ...order, status: "pending", updated_at: iso(now) }

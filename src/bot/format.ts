@@ -2,6 +2,7 @@
  * Every text the bot sends, in Telegram HTML. Dynamic values are escaped here and nowhere else;
  * every function returns a message under 4096 visible characters.
  */
+import { plain } from "../domain/decimal.ts"
 import type { Notification } from "../notify/Notifier.ts"
 import type { BotActor, BotState, Order, PnlReport, Position, Signal } from "./contract.ts"
 import { clip, escapeHtml as e, fitLines, fixed, percent, utc } from "./html.ts"
@@ -110,11 +111,11 @@ export const signalsText = (signals: ReadonlyArray<Signal>): string => {
   if (signals.length === 0) return "No recent signals were found."
   const lines = ["<b>Recent Signals</b>"]
   for (const s of signals) {
-    const qty = s.quantity ?? (s.margin_usdt === null ? "n/a" : `${s.margin_usdt} USDT margin`)
-    const status = s.order_status === null ? "" : ` — ${e(s.order_status.replace("_", " "))}`
+    const qty = s.quantity !== null ? plain(s.quantity) : s.marginUsdt === null ? "n/a" : `${plain(s.marginUsdt)} USDT margin`
+    const status = s.orderStatus === null ? "" : ` — ${e(s.orderStatus.replace("_", " "))}`
     lines.push(
-      `• #${e(s.id)} ${e(s.symbol)} — <b>${e(s.action.toUpperCase())}</b>${side(s.position_side)} — qty ${e(qty)} at ${
-        utc(s.timestamp ?? s.received_at)
+      `• #${e(s.id)} ${e(s.symbol)} — <b>${e(s.action.toUpperCase())}</b>${side(s.positionSide)} — qty ${e(qty)} at ${
+        utc((s.timestamp ?? s.receivedAt).toISOString())
       }${status}`
     )
   }

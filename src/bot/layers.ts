@@ -11,13 +11,12 @@ import { Effect, Layer } from "effect"
 import type { AppConfigShape } from "../config.ts"
 import { Notifier } from "../notify/Notifier.ts"
 import type { BotBackend } from "./BotBackend.ts"
-import { auditRoute, telegramWebhookRoute } from "./routes.ts"
+import { telegramWebhookRoute } from "./routes.ts"
 import { TelegramBot, type TelegramBotOptions } from "./TelegramBot.ts"
 import { TelegramClient, type TelegramClientOptions } from "./TelegramClient.ts"
 import { layerTelegramNotifier } from "./TelegramNotifier.ts"
 import { type OutboxOptions, TelegramOutbox } from "./TelegramOutbox.ts"
 
-export { auditRoute } from "./routes.ts"
 
 /** Tuning knobs (tests shorten the delays; production uses the defaults). */
 export interface TelegramOptions {
@@ -59,6 +58,3 @@ export const telegramLayers = (config: AppConfigShape, options: TelegramOptions 
     }
   }
 }
-
-/** Routes the API (:8000) serves for the bot in every role with a database. */
-export const botApiRoutes = auditRoute

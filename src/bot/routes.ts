@@ -1,7 +1,8 @@
 /**
  * The bot's HTTP routes:
- * - `POST /bot/audit` (operator, roles api/all): the bot process (role bot) has no database, so it
- *   records its audit rows here; the row is the same as in role all (actor "telegram").
+ * - `POST /bot/audit` (the contract's `bot` group, roles api/all): the bot process (role bot) has
+ *   no database, so it records its audit rows here; the row is the same as in role all (actor
+ *   "telegram").
  * - `POST <path of TELEGRAM_WEBHOOK_URL>` (public, webhook mode only): Telegram's updates, checked
  *   against `TELEGRAM_WEBHOOK_SECRET` (X-Telegram-Bot-Api-Secret-Token) by grammY.
  */
@@ -9,11 +10,13 @@ import { ByteSize, Effect, Layer } from "effect"
 import { HttpServerRequest } from "effect/http"
 import type { Update } from "grammy/types"
 import { AuditLog } from "../audit/AuditLog.ts"
+import { AuditBody } from "../api/Bot.ts"
+import { Invalid } from "../api/errors.ts"
+import { decodeFields } from "../api/fields.ts"
+import { orUnavailable, readJsonBody } from "../api/server.ts"
 import type { FieldProblem } from "../domain/vocabulary.ts"
-import { ApiError, errorResponse, json, operatorRoute, publicRoute, readBodyText } from "../http/respond.ts"
+import { ApiError, errorResponse, json, publicRoute, readBodyText } from "../http/respond.ts"
 import { TelegramWebhook } from "./TelegramBot.ts"
-
-const ACTION = /^[A-Za-z0-9_.:/-]{1,64}$/
 
 /** At most 64 KiB (a Telegram update or an audit entry is far smaller): 413 beyond it. */
 const readJson = Effect.gen(function*() {
@@ -25,59 +28,50 @@ const readJson = Effect.gen(function*() {
   }
 })
 
-/** Validates a `POST /bot/audit` body; every problem is named. */
+const AUDIT_PROBLEMS: Readonly<Record<string, string>> = {
+  actor_id: "must be the Telegram user id as a string of digits",
+  username: "must be a string or null",
+  action: "must be 1-64 characters of A-Z a-z 0-9 _ . : / - (e.g. command./status)",
+  payload: "must be a JSON object",
+  result: "must be a string of 1-500 characters"
+}
+
+/** Validates a `POST /bot/audit` body with the contract's schema; every problem is named. */
 export const validateAudit = (body: unknown) => {
-  const problems: Array<FieldProblem> = []
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     return { problems: [{ field: "body", problem: "must be a JSON object" }] as ReadonlyArray<FieldProblem> }
   }
-  const b = body as Record<string, unknown>
-  if (typeof b.actor_id !== "string" || !/^\d{1,20}$/.test(b.actor_id)) {
-    problems.push({ field: "actor_id", problem: "must be the Telegram user id as a string of digits" })
-  }
-  if (b.username !== undefined && b.username !== null && typeof b.username !== "string") {
-    problems.push({ field: "username", problem: "must be a string or null" })
-  }
-  if (typeof b.action !== "string" || !ACTION.test(b.action)) {
-    problems.push({ field: "action", problem: "must be 1-64 characters of A-Z a-z 0-9 _ . : / - (e.g. command./status)" })
-  }
-  if (b.payload !== undefined && (typeof b.payload !== "object" || b.payload === null || Array.isArray(b.payload))) {
-    problems.push({ field: "payload", problem: "must be a JSON object" })
-  }
-  if (typeof b.result !== "string" || b.result.length === 0 || b.result.length > 500) {
-    problems.push({ field: "result", problem: "must be a string of 1-500 characters" })
-  }
-  if (problems.length > 0) return { problems: problems as ReadonlyArray<FieldProblem> }
+  const decoded = decodeFields(AuditBody, body, AUDIT_PROBLEMS, { onExcessProperty: "ignore" })
+  if (!decoded.ok) return { problems: decoded.fields }
+  const b = decoded.value
   return {
     problems: [] as ReadonlyArray<FieldProblem>,
     entry: {
-      actorId: b.actor_id as string,
-      username: (b.username as string | null | undefined) ?? null,
-      action: b.action as string,
-      payload: (b.payload as Record<string, unknown> | undefined) ?? {},
-      result: b.result as string
+      actorId: b.actor_id,
+      username: b.username ?? null,
+      action: b.action,
+      payload: b.payload ?? {},
+      result: b.result
     }
   }
 }
 
-export const auditRoute = operatorRoute(
-  "POST",
-  "/bot/audit",
+/** `POST /bot/audit` (the contract's `bot` group): records the row, actor "telegram". */
+export const recordAudit = (request: HttpServerRequest.HttpServerRequest) =>
   Effect.gen(function*() {
-    const body = yield* readJson
+    const body = yield* readJsonBody(request, ByteSize.kibibytes(64), "the body must be JSON")
     const { problems, entry } = validateAudit(body)
-    if (entry === undefined) return yield* new ApiError({ status: 422, message: "invalid audit entry", fields: problems })
+    if (entry === undefined) return yield* Invalid.of("invalid audit entry", problems)
     const audit = yield* AuditLog
-    yield* audit.record({
+    yield* orUnavailable(audit.record({
       actor: "telegram",
       actorId: entry.actorId,
       action: entry.action,
       payload: { ...entry.payload, username: entry.username },
       result: entry.result
-    })
-    return json({ status: "recorded" }, 201)
+    }))
+    return { status: "recorded" as const }
   })
-)
 
 /** Telegram's webhook deliveries (only built in webhook mode; needs `TelegramWebhook`). */
 export const telegramWebhookRoute = Layer.unwrap(Effect.gen(function*() {

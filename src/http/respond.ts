@@ -1,18 +1,24 @@
 /**
- * How every route answers: JSON bodies with snake_case fields, errors as
+ * How every raw route answers (the probes, the webhooks; the operator API is the HttpApi contract
+ * in src/api/): JSON bodies with snake_case fields, errors as
  * `{"error": "...", "fields": [{"field", "problem"}]}` with the right status, never a stack trace.
  *
- * Routes are declared with `publicRoute` or `operatorRoute`, so no route is public by accident:
- * operator routes need `Authorization: Bearer <API_TOKEN>`.
+ * Raw routes are declared with `publicRoute` (listed in `declaredRoutes`, so the public set is
+ * pinned by a test); operator endpoints exist only in the contract, behind its bearer middleware,
+ * which checks the token with `isOperatorRequest`.
  * Whatever a handler fails with is answered here: `ApiError` as itself, a body over the limit as
  * 413, database outages as 503, anything else as a logged 500. No route reads more than
  * DEFAULT_MAX_BODY of a body unless it sets a smaller limit itself.
  */
 import { ByteSize, Data, Effect, Redacted } from "effect"
 import { HttpIncomingMessage, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
-import type { FieldProblem } from "../domain/vocabulary.ts"
-import { Secrets } from "../security/Secrets.ts"
 import { tokensEqual } from "../security/tokens.ts"
+
+import type { FieldProblem } from "../domain/vocabulary.ts"
+import { DATABASE_UNAVAILABLE } from "../api/errors.ts"
+
+export type { FieldProblem } from "../domain/vocabulary.ts"
+export { DATABASE_UNAVAILABLE } from "../api/errors.ts"
 
 /** An answer other than success, with its status. Handlers fail with it; the route renders it. */
 export class ApiError extends Data.TaggedError("ApiError")<{
@@ -32,13 +38,9 @@ export const errorResponse = (
   headers?: Readonly<Record<string, string>>
 ) => json({ error, fields }, status, headers)
 
-export const unauthorized = () =>
-  errorResponse(401, "missing or invalid bearer token: send Authorization: Bearer <API_TOKEN>", [], {
-    "www-authenticate": "Bearer"
-  })
+export const UNAUTHORIZED = "missing or invalid bearer token: send Authorization: Bearer <API_TOKEN>"
 
-/** The 503 answer's message when the database cannot be reached (the bot's in-process backend says the same). */
-export const DATABASE_UNAVAILABLE = "database unavailable, try again shortly"
+export const unauthorized = () => errorResponse(401, UNAUTHORIZED, [], { "www-authenticate": "Bearer" })
 
 /**
  * The most any route reads of a request body unless it sets its own (smaller) limit: the body of
@@ -46,7 +48,7 @@ export const DATABASE_UNAVAILABLE = "database unavailable, try again shortly"
  */
 export const DEFAULT_MAX_BODY = ByteSize.kibibytes(256)
 
-const isBodyTooLarge = (e: unknown): boolean =>
+export const isBodyTooLarge = (e: unknown): boolean =>
   e instanceof HttpServerError.HttpServerError && e.reason._tag === "RequestParseError" && e.reason.reason === "BodyTooLarge"
 
 /** The request body as text, at most `limit`: 413 beyond it, 400 when it cannot be read. */
@@ -61,7 +63,7 @@ export const readBodyText = (limit: ByteSize.ByteSize) =>
       )
     ))
 
-const isDatabaseFailure = (e: unknown): boolean => {
+export const isDatabaseFailure = (e: unknown): boolean => {
   const tag = (e as { _tag?: unknown } | null)?._tag
   return tag === "SqlError" || tag === "DatabaseUnavailable"
 }
@@ -97,32 +99,23 @@ const bearerOf = (request: HttpServerRequest.HttpServerRequest): string | undefi
   return match?.[1]
 }
 
-/** Fails with 401 unless the request carries the operator bearer token (constant-time compare). */
-export const requireOperator = Effect.gen(function*() {
-  const request = yield* HttpServerRequest.HttpServerRequest
-  const { apiToken } = yield* Secrets
+/** True when the request carries the operator bearer token (constant-time compare). */
+export const isOperatorRequest = (request: HttpServerRequest.HttpServerRequest, apiToken: Redacted.Redacted<string>): boolean => {
   const given = bearerOf(request)
-  if (given === undefined || !tokensEqual(given, Redacted.value(apiToken))) {
-    return yield* new ApiError({
-      status: 401,
-      message: "missing or invalid bearer token: send Authorization: Bearer <API_TOKEN>",
-      headers: { "www-authenticate": "Bearer" }
-    })
-  }
-})
+  return given !== undefined && tokensEqual(given, Redacted.value(apiToken))
+}
 
 type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "*"
 
 export interface DeclaredRoute {
   readonly method: Method
   readonly path: string
-  readonly access: "public" | "operator"
+  readonly access: "public"
 }
 
 /**
- * Every route declared through `publicRoute` / `operatorRoute` so far (when its module is loaded,
- * or its layer built). Tests walk it: every operator route must refuse a request without the bearer
- * token, and the public ones must be exactly the intended few.
+ * Every raw route declared through `publicRoute` so far (when its module is loaded, or its layer
+ * built). A test pins this set: the public routes must be exactly the intended few.
  */
 export const declaredRoutes: Array<DeclaredRoute> = []
 
@@ -143,14 +136,4 @@ export const publicRoute = <E, R>(
 ) => {
   declare(method, path, "public")
   return HttpRouter.add(method, path, handleFailures(bounded(handler)))
-}
-
-/** A route for operators and the bot: `Authorization: Bearer <API_TOKEN>` or 401. */
-export const operatorRoute = <E, R>(
-  method: Method,
-  path: HttpRouter.PathInput,
-  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
-) => {
-  declare(method, path, "operator")
-  return HttpRouter.add(method, path, handleFailures(bounded(Effect.andThen(requireOperator, handler))))
 }

@@ -16,7 +16,9 @@ import { AppConfig } from "../config.ts"
 import { DatabaseHealth } from "../db/Database.ts"
 import { Prometheus } from "../telemetry/prometheus.ts"
 import type { Exporter } from "../telemetry/metrics.ts"
-import { errorResponse, json, operatorRoute, publicRoute } from "./respond.ts"
+import { HttpApiBuilder } from "effect/http-api"
+import { Api } from "../api/Api.ts"
+import { errorResponse, json, publicRoute } from "./respond.ts"
 import { transportMiddleware } from "./transport.ts"
 import packageJson from "../../package.json" with { type: "json" }
 
@@ -91,24 +93,19 @@ const ready = publicRoute(
 
 const startedAt = new Date()
 
-/** What is running, for operators (no secrets). */
-const system = operatorRoute(
-  "GET",
-  "/system",
-  Effect.gen(function*() {
-    const config = yield* AppConfig
-    return json({
+/** The contract's `system` group: what is running, for operators (no secrets). */
+export const systemGroup = HttpApiBuilder.group(Api, "system", (handlers) =>
+  handlers.handle("info", () =>
+    Effect.map(AppConfig, (config) => ({
       name: "tvtelegrambingx",
       version: VERSION,
       role: config.role,
       environment: config.environment,
-      trading_mode: config.trading.mode,
-      database: config.database.url === undefined ? "embedded" : "postgres",
-      started_at: startedAt.toISOString(),
-      uptime_seconds: Math.floor((Date.now() - startedAt.getTime()) / 1000)
-    })
-  })
-)
+      tradingMode: config.trading.mode,
+      database: config.database.url === undefined ? "embedded" as const : "postgres" as const,
+      startedAt,
+      uptimeSeconds: Math.floor((Date.now() - startedAt.getTime()) / 1000)
+    }))))
 
 const notFound = publicRoute("*", "/*", Effect.succeed(errorResponse(404, "not found")))
 
@@ -130,7 +127,7 @@ const routeNotFoundAsJson = HttpRouter.middleware(
 )
 
 /** Routes every `:8000` deployment has. */
-export const coreApiRoutes = Layer.mergeAll(health, ready, metricsRoute("backend"), system, notFound)
+export const coreApiRoutes = Layer.mergeAll(health, ready, metricsRoute("backend"), notFound)
 
 /**
  * The `:8000` listener serving `routes` (plus the core routes). The route layers' services must be

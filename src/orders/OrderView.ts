@@ -5,7 +5,7 @@
  */
 import type { BigDecimal } from "effect"
 import { plain, plainOrNull } from "../domain/decimal.ts"
-import type { Fill, Order, OrderWithFills } from "../domain/order.ts"
+import type { Fill, Order, OrderStatus, OrderWithFills } from "../domain/order.ts"
 import type { Action, MarginMode, PriceSource, SignalPositionSide } from "../domain/vocabulary.ts"
 
 export interface FillView {
@@ -26,7 +26,7 @@ export interface OrderView {
   readonly action: Action
   readonly position_side: SignalPositionSide
   readonly reduce_only: boolean
-  readonly status: string
+  readonly status: OrderStatus
   readonly quantity: string | null
   readonly margin_usdt: string | null
   readonly filled_quantity: string

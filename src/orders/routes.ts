@@ -1,93 +1,40 @@
 /**
- * Order routes on :8000 (bearer API_TOKEN), as in the API contract:
- *   GET  /orders?status=&symbol=&limit=   → {"orders": [Order…]} newest first (limit 1..500, default 50)
- *   GET  /orders/{id}                     → Order with fills (404 when unknown)
- *   POST /orders/{id}/approve             → Order (now pending, enqueued) | 409 | 404
- *   POST /orders/{id}/reject              → Order (rejected by operator) | 409 | 404
+ * The handlers of the contract's `orders` group (src/api/Orders.ts): list (newest first, with
+ * fills), one order, approve and reject (manual confirmation, actor "api"). The service's refusals
+ * keep their words: unknown (or not an id) → 404, already decided or expired → 409.
  */
-import { Effect, Layer } from "effect"
-import { HttpRouter, HttpServerRequest } from "effect/http"
-import { isOrderStatus, OrderStatus } from "../domain/order.ts"
-import type { FieldProblem } from "../domain/vocabulary.ts"
-import { ApiError, json, operatorRoute } from "../http/respond.ts"
-import { type OrderConflict, type OrderListFilter, type OrderNotFound, OrderService } from "./OrderService.ts"
+import { Effect } from "effect"
+import { HttpApiBuilder } from "effect/http-api"
+import { Api } from "../api/Api.ts"
+import { Conflict, NotFound } from "../api/errors.ts"
+import { DEFAULT_ORDER_LIMIT } from "../api/Orders.ts"
+import { orUnavailable } from "../api/server.ts"
+import { type OrderConflict, type OrderNotFound, OrderService } from "./OrderService.ts"
 import { orderJson } from "./OrderView.ts"
 
 const API_ACTOR = { actor: "api", actorId: "operator" } as const
 
-const toApiError = <A, R>(effect: Effect.Effect<A, OrderNotFound | OrderConflict | { readonly _tag: "SqlError" }, R>) =>
-  effect.pipe(
-    Effect.catchTags({
-      OrderNotFound: (e: OrderNotFound) => Effect.fail(new ApiError({ status: 404, message: e.message })),
-      OrderConflict: (e: OrderConflict) => Effect.fail(new ApiError({ status: 409, message: e.message }))
-    })
-  )
+/** The service's refusals as the contract's errors (same message). */
+type Refusal<E> = E extends OrderNotFound ? NotFound : E extends OrderConflict ? Conflict : E
 
-const orderId = Effect.map(HttpRouter.params, (p) => p["id"] ?? "")
+export const refusals = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, Refusal<E>, R> =>
+  Effect.mapError(effect, (e: any) =>
+    e?._tag === "OrderNotFound" ? NotFound.of(e.message) : e?._tag === "OrderConflict" ? Conflict.of(e.message) : e)
 
-/** Query parameters of GET /orders, validated (422 with every problem). */
-export const parseListQuery = (search: URLSearchParams) => {
-  const problems: Array<FieldProblem> = []
-  const status = search.get("status") ?? undefined
-  if (status !== undefined && !isOrderStatus(status)) {
-    problems.push({ field: "status", problem: `must be one of ${OrderStatus.literals.join(", ")}` })
-  }
-  const rawSymbol = search.get("symbol") ?? undefined
-  const symbol = rawSymbol?.trim().toUpperCase()
-  if (symbol !== undefined && !/^[A-Z0-9]{1,20}-[A-Z0-9]{1,10}$/.test(symbol)) {
-    problems.push({ field: "symbol", problem: "must be a BingX symbol like BTC-USDT" })
-  }
-  const rawLimit = search.get("limit") ?? undefined
-  const limit = rawLimit === undefined ? 50 : Number(rawLimit)
-  if (rawLimit !== undefined && (!/^\d{1,4}$/.test(rawLimit) || limit < 1 || limit > 500)) {
-    problems.push({ field: "limit", problem: "must be a whole number from 1 to 500" })
-  }
-  const filter: OrderListFilter = {
-    status: status !== undefined && isOrderStatus(status) ? status : undefined,
-    symbol,
-    limit
-  }
-  return { problems, filter }
-}
-
-const list = operatorRoute(
-  "GET",
-  "/orders",
-  Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const search = new URL(request.url, "http://localhost").searchParams
-    const { problems, filter } = parseListQuery(search)
-    if (problems.length > 0) return yield* new ApiError({ status: 422, message: "invalid query parameters", fields: problems })
-    return json({ orders: (yield* (yield* OrderService).list(filter)).map(orderJson) })
-  })
-)
-
-const get = operatorRoute(
-  "GET",
-  "/orders/:id",
-  Effect.gen(function*() {
-    const service = yield* OrderService
-    return json(orderJson(yield* toApiError(service.get(yield* orderId))))
-  })
-)
-
-const approve = operatorRoute(
-  "POST",
-  "/orders/:id/approve",
-  Effect.gen(function*() {
-    const service = yield* OrderService
-    return json(orderJson(yield* toApiError(service.approve(yield* orderId, API_ACTOR))))
-  })
-)
-
-const reject = operatorRoute(
-  "POST",
-  "/orders/:id/reject",
-  Effect.gen(function*() {
-    const service = yield* OrderService
-    return json(orderJson(yield* toApiError(service.reject(yield* orderId, API_ACTOR))))
-  })
-)
-
-/** The order routes (need OrderService and Secrets). */
-export const orderRoutes = Layer.mergeAll(list, get, approve, reject)
+export const ordersGroup = HttpApiBuilder.group(Api, "orders", (handlers) =>
+  handlers
+    .handle("list", ({ query }) =>
+      Effect.gen(function*() {
+        const service = yield* OrderService
+        const orders = yield* orUnavailable(service.list({
+          status: query.status,
+          symbol: query.symbol,
+          limit: query.limit ?? DEFAULT_ORDER_LIMIT
+        }))
+        return { orders: orders.map(orderJson) }
+      }))
+    .handle("get", ({ params }) => Effect.flatMap(OrderService, (s) => Effect.map(orUnavailable(refusals(s.get(params.id))), orderJson)))
+    .handle("approve", ({ params }) =>
+      Effect.flatMap(OrderService, (s) => Effect.map(orUnavailable(refusals(s.approve(params.id, API_ACTOR))), orderJson)))
+    .handle("reject", ({ params }) =>
+      Effect.flatMap(OrderService, (s) => Effect.map(orUnavailable(refusals(s.reject(params.id, API_ACTOR))), orderJson))))

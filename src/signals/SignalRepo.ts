@@ -7,12 +7,16 @@
  * one round trip, and race-free: the unique index decides which request creates a row; a duplicate
  * simply returns no row for its key.
  *
- * Ids are selected as text and numerics as exact strings (sql-pg returns bigint as BigInt).
+ * Reads decode every row with Schema into the domain record (`SignalRecord`: camelCase,
+ * BigDecimal, Date); a row that does not decode is a defect (the schema is ours). Ids are selected
+ * as text and numerics as exact text (sql-pg returns bigint as BigInt), so no digit is lost.
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option, Schema, SchemaTransformation } from "effect"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
-import type { OrderStatus } from "../domain/order.ts"
+import { parseUnsafe } from "../domain/decimal.ts"
+import { OrderStatus } from "../domain/order.ts"
+import { SignalRecord } from "../domain/signalRecord.ts"
 import type { Action, MarginMode, PositionSide } from "../domain/vocabulary.ts"
 
 export interface NewSignalRow {
@@ -55,36 +59,8 @@ export interface InsertedRow {
   readonly orderStatus: OrderStatus
 }
 
-/** A signal as the API shows it (decimals as exact strings). */
-export interface SignalView {
-  readonly id: string
-  readonly idempotencyKey: string
-  readonly symbol: string
-  readonly action: Action
-  readonly positionSide: PositionSide | null
-  readonly reduceOnly: boolean
-  readonly quantity: string | null
-  readonly marginUsdt: string | null
-  readonly price: string | null
-  readonly leverage: number | null
-  readonly marginMode: MarginMode | null
-  readonly stopLoss: string | null
-  readonly takeProfit: string | null
-  readonly timestamp: Date | null
-  readonly receivedAt: Date
-  readonly orderId: string | null
-  readonly orderStatus: OrderStatus | null
-}
-
-export interface FillView {
-  readonly id: string
-  readonly quantity: string
-  readonly price: string
-  readonly fee: string
-  readonly feeAsset: string
-  readonly filledAt: Date
-}
-
+/** A stored signal (the domain record). */
+export type SignalView = SignalRecord
 
 export interface ListQuery {
   readonly limit: number
@@ -174,25 +150,19 @@ export class SignalRepo extends Context.Service<SignalRepo, {
     }
 
     const findByKeys = (keys: ReadonlyArray<string>) =>
-      sql<SignalRow>`SELECT ${SIGNAL_COLUMNS} FROM signals s ${FIRST_ORDER}
-        WHERE ${sql.in("s.idempotency_key", keys)} ORDER BY s.id`.pipe(
-        Effect.map((rows) => rows.map(toSignalView)),
-        Effect.withSpan("SignalRepo.findByKeys")
-      )
+      records(sql`SELECT ${SIGNAL_COLUMNS} FROM signals s ${FIRST_ORDER}
+        WHERE ${sql.in("s.idempotency_key", keys)} ORDER BY s.id`).pipe(Effect.withSpan("SignalRepo.findByKeys"))
 
     const list = (query: ListQuery) =>
-      sql<SignalRow>`SELECT ${SIGNAL_COLUMNS} FROM signals s ${FIRST_ORDER}
+      records(sql`SELECT ${SIGNAL_COLUMNS} FROM signals s ${FIRST_ORDER}
         WHERE ${query.symbol === undefined ? sql`true` : sql`s.symbol = ${query.symbol}`}
           AND ${query.since === undefined ? sql`true` : sql`s.received_at >= ${query.since.toISOString()}::timestamptz`}
         ORDER BY s.received_at DESC, s.id DESC
-        LIMIT ${query.limit}`.pipe(
-        Effect.map((rows) => rows.map(toSignalView)),
-        Effect.withSpan("SignalRepo.list")
-      )
+        LIMIT ${query.limit}`).pipe(Effect.withSpan("SignalRepo.list"))
 
     const get = (id: string) =>
-      sql<SignalRow>`SELECT ${SIGNAL_COLUMNS} FROM signals s ${FIRST_ORDER} WHERE s.id = ${id}::bigint`.pipe(
-        Effect.map((rows) => (rows[0] === undefined ? Option.none<SignalView>() : Option.some(toSignalView(rows[0])))),
+      records(sql`SELECT ${SIGNAL_COLUMNS} FROM signals s ${FIRST_ORDER} WHERE s.id = ${id}::bigint`).pipe(
+        Effect.map((rows) => Option.fromNullishOr(rows[0])),
         Effect.withSpan("SignalRepo.get")
       )
 
@@ -203,49 +173,47 @@ export class SignalRepo extends Context.Service<SignalRepo, {
   static readonly layer = Layer.effect(SignalRepo, SignalRepo.make)
 }
 
-interface SignalRow {
-  readonly id: string
-  readonly idempotency_key: string
-  readonly symbol: string
-  readonly action: Action
-  readonly position_side: PositionSide | null
-  readonly reduce_only: boolean
-  readonly quantity: string | null
-  readonly margin_usdt: string | null
-  readonly price: string | null
-  readonly leverage: number | null
-  readonly margin_mode: MarginMode | null
-  readonly stop_loss: string | null
-  readonly take_profit: string | null
-  readonly signal_time: Date | string | null
-  readonly received_at: Date | string
-  readonly order_id: string | null
-  readonly order_status: OrderStatus | null
-}
+/** `numeric` read as text ↔ BigDecimal. */
+const DbDecimal = Schema.String.pipe(
+  Schema.decodeTo(Schema.BigDecimal, SchemaTransformation.transform({ decode: parseUnsafe, encode: (d) => d.toString() }))
+)
+/** `timestamptz` (a Date from sql-pg, text from some drivers) → Date. */
+const DbTime = Schema.Union([Schema.Date, Schema.String]).pipe(
+  Schema.decodeTo(Schema.Date, SchemaTransformation.transform({ decode: (v) => (v instanceof Date ? v : new Date(v)), encode: (d) => d }))
+)
+/** `integer` (a number, or text from some drivers). */
+const DbInt = Schema.Union([Schema.Int, Schema.String]).pipe(
+  Schema.decodeTo(Schema.Int, SchemaTransformation.transform({ decode: (v) => Number(v), encode: (n) => n }))
+)
 
+/** A row of SIGNAL_COLUMNS. */
+const SignalRow = Schema.Struct({
+  ...SignalRecord.fields,
+  quantity: Schema.NullOr(DbDecimal),
+  marginUsdt: Schema.NullOr(DbDecimal),
+  price: Schema.NullOr(DbDecimal),
+  leverage: Schema.NullOr(DbInt),
+  stopLoss: Schema.NullOr(DbDecimal),
+  takeProfit: Schema.NullOr(DbDecimal),
+  timestamp: Schema.NullOr(DbTime),
+  receivedAt: DbTime,
+  orderStatus: Schema.NullOr(OrderStatus)
+}).pipe(Schema.encodeKeys({
+  idempotencyKey: "idempotency_key",
+  positionSide: "position_side",
+  reduceOnly: "reduce_only",
+  marginUsdt: "margin_usdt",
+  marginMode: "margin_mode",
+  stopLoss: "stop_loss",
+  takeProfit: "take_profit",
+  timestamp: "signal_time",
+  receivedAt: "received_at",
+  orderId: "order_id",
+  orderStatus: "order_status"
+}))
 
+const decodeRows = Schema.decodeUnknownEffect(Schema.Array(SignalRow))
 
-const date = (v: Date | string): Date => (v instanceof Date ? v : new Date(v))
-const optDate = (v: Date | string | null): Date | null => (v === null ? null : date(v))
-const int = (v: number | string | null): number | null => (v === null ? null : Number(v))
-
-const toSignalView = (r: SignalRow): SignalView => ({
-  id: r.id,
-  idempotencyKey: r.idempotency_key,
-  symbol: r.symbol,
-  action: r.action,
-  positionSide: r.position_side,
-  reduceOnly: r.reduce_only,
-  quantity: r.quantity,
-  marginUsdt: r.margin_usdt,
-  price: r.price,
-  leverage: int(r.leverage),
-  marginMode: r.margin_mode,
-  stopLoss: r.stop_loss,
-  takeProfit: r.take_profit,
-  timestamp: optDate(r.signal_time),
-  receivedAt: date(r.received_at),
-  orderId: r.order_id,
-  orderStatus: r.order_status
-})
-
+/** Decoded rows; a row that does not match the schema is a defect, not the caller's error. */
+const records = <E, R>(rows: Effect.Effect<ReadonlyArray<unknown>, E, R>): Effect.Effect<ReadonlyArray<SignalRecord>, E, R> =>
+  Effect.flatMap(rows, (r) => Effect.orDie(decodeRows(r)))

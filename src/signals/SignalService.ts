@@ -20,6 +20,7 @@ import {
   staleReason
 } from "../domain/signal.ts"
 import type { FieldProblem } from "../domain/vocabulary.ts"
+import { plainOrNull } from "../domain/decimal.ts"
 import { jsonForPostgres, type ParsedBody } from "../domain/webhookBody.ts"
 import { Notifier } from "../notify/Notifier.ts"
 import { SignalQueue } from "../orders/SignalQueue.ts"
@@ -96,14 +97,14 @@ export class SignalService extends Context.Service<SignalService, {
           action: s.action,
           positionSide: s.positionSide,
           reduceOnly: s.reduceOnly,
-          quantity: s.quantity,
-          price: s.price,
+          quantity: plainOrNull(s.quantity),
+          price: plainOrNull(s.price),
           orderStatus: s.orderStatus ?? "pending"
         })
         yield* Metric.update(ingestedBy({ symbol: s.symbol, action: s.action }), 1)
         yield* Effect.logInfo(
           `signal ${s.id} stored: ${s.symbol} ${s.action}${s.positionSide ? ` ${s.positionSide}` : ""}` +
-            `${s.reduceOnly ? " reduce-only" : ""} quantity=${s.quantity ?? `(margin ${s.marginUsdt} USDT)`}` +
+            `${s.reduceOnly ? " reduce-only" : ""} quantity=${plainOrNull(s.quantity) ?? `(margin ${plainOrNull(s.marginUsdt)} USDT)`}` +
             ` → order ${s.orderId} ${s.orderStatus}`
         ).pipe(Effect.annotateLogs({ signal_id: s.id, order_id: s.orderId, symbol: s.symbol }))
       }
@@ -162,24 +163,24 @@ export class SignalService extends Context.Service<SignalService, {
         })
         const byKey = new Map(inserted.map((r) => [r.idempotencyKey, r]))
         const created: Array<SignalView> = []
-        for (const row of rows) {
-          const hit = byKey.get(row.idempotencyKey)
+        for (const s of signals) {
+          const hit = byKey.get(s.idempotencyKey)
           if (hit === undefined) continue
           created.push({
             id: hit.id,
-            idempotencyKey: row.idempotencyKey,
-            symbol: row.symbol,
-            action: row.action,
-            positionSide: row.positionSide,
-            reduceOnly: row.reduceOnly,
-            quantity: row.quantity,
-            marginUsdt: row.marginUsdt,
-            price: row.price,
-            leverage: row.leverage,
-            marginMode: row.marginMode,
-            stopLoss: row.stopLoss,
-            takeProfit: row.takeProfit,
-            timestamp: row.signalTime === null ? null : new Date(row.signalTime),
+            idempotencyKey: s.idempotencyKey,
+            symbol: s.symbol,
+            action: s.action,
+            positionSide: s.positionSide,
+            reduceOnly: s.reduceOnly,
+            quantity: s.quantity,
+            marginUsdt: s.marginUsdt,
+            price: s.price,
+            leverage: s.leverage,
+            marginMode: s.marginMode,
+            stopLoss: s.stopLoss,
+            takeProfit: s.takeProfit,
+            timestamp: s.timestamp === null ? null : new Date(s.timestamp),
             receivedAt,
             orderId: hit.orderId,
             orderStatus: hit.orderStatus

@@ -1,5 +1,6 @@
 /**
- * `POST /webhook/tradingview[/{token}]` and the signal read API (`GET /signals`, `GET /signals/{id}`).
+ * `POST /webhook/tradingview[/{token}]` (a raw route: its body is lenient on purpose) and the
+ * handlers of the contract's `signals` group (`GET /signals`, `GET /signals/{id}`).
  *
  * The webhook, in order: client address (allowlist → 403, rate limit → 429), body as text whatever
  * the Content-Type (64 KiB → 413), JSON object or KEY=VALUE lines, the token (path, `?token=`, body
@@ -9,21 +10,23 @@
  * 5xx (TradingView re-sends only on 5xx); a database outage is a 503, so it is re-sent — also when
  * the database does not answer within WEBHOOK_DATABASE_TIMEOUT_MS (a hung server or partition).
  */
-import { ByteSize, Data, Duration, Effect, Layer, Metric } from "effect"
+import { ByteSize, Data, Duration, Effect, Layer, Metric, Schema } from "effect"
 import { HttpIncomingMessage, HttpMiddleware, HttpRouter, HttpServerRequest, UrlParams } from "effect/http"
+import { HttpApiBuilder } from "effect/http-api"
 import { AppConfig } from "../config.ts"
-import { isId } from "../domain/ids.ts"
-import { normaliseSymbol, parseTimestamp } from "../domain/signal.ts"
 import { parseBody, tokenFromBody, tokenFromUnparsedBody } from "../domain/webhookBody.ts"
-import type { FieldProblem } from "../domain/vocabulary.ts"
-import { ApiError, json, operatorRoute, publicRoute } from "../http/respond.ts"
+import { Api } from "../api/Api.ts"
+import { NotFound } from "../api/errors.ts"
+import { orUnavailable } from "../api/server.ts"
+import { DEFAULT_SIGNAL_LIMIT, Signal } from "../api/Signals.ts"
+import { parseId } from "../domain/ids.ts"
+import { ApiError, json, publicRoute } from "../http/respond.ts"
 import { OrderService } from "../orders/OrderService.ts"
 import { orderJson } from "../orders/OrderView.ts"
 import { Secrets } from "../security/Secrets.ts"
 import { matchesAny } from "../security/tokens.ts"
 import { taggedBy, webhookRejections } from "../telemetry/metrics.ts"
 import { UNTRACED_URLS } from "../telemetry/tracing.ts"
-import { signalJson } from "./json.ts"
 import { SignalService } from "./SignalService.ts"
 import { WebhookGuard } from "./WebhookGuard.ts"
 
@@ -67,6 +70,9 @@ const decodePathToken = (t: string | undefined): string | undefined => {
 
 /** The database did not answer the ingest in time (answered 503). */
 class IngestTimedOut extends Data.TaggedError("IngestTimedOut")<{ readonly ms: number }> {}
+
+/** The webhook answers with the contract's wire form of a signal. */
+const encodeSignal = Schema.encodeSync(Signal)
 
 const UNAUTHORIZED =
   "missing or invalid webhook token: put TRADINGVIEW_WEBHOOK_TOKEN in the alert message (\"secret\": \"<token>\") or in the URL (/webhook/tradingview/<token>)"
@@ -158,7 +164,7 @@ const webhook = Effect.gen(function*() {
     })
   )
   const status = result.outcome === "created" ? 201 : result.outcome === "stale" ? 202 : 200
-  const body = result.list ? { signals: result.signals.map(signalJson) } : signalJson(result.signals[0]!)
+  const body = result.list ? { signals: result.signals.map((s) => encodeSignal(s)) } : encodeSignal(result.signals[0]!)
   return json(body, status)
 })
 
@@ -183,66 +189,31 @@ export const layerWebhookTraceRedaction = Layer.mergeAll(
 )
 
 // ---------------------------------------------------------------------------------------------
-// Read API
+// Read API (the contract's `signals` group)
 // ---------------------------------------------------------------------------------------------
 
-export const DEFAULT_LIST_LIMIT = 50
-export const MAX_LIST_LIMIT = 500
+/** `GET /signals` and `GET /signals/{id}` (with the orders as `GET /orders/{id}` shows them). */
+export const signalsGroup = HttpApiBuilder.group(Api, "signals", (handlers) =>
+  handlers
+    .handle("list", ({ query }) =>
+      Effect.gen(function*() {
+        const service = yield* SignalService
+        const signals = yield* orUnavailable(service.list({
+          limit: query.limit ?? DEFAULT_SIGNAL_LIMIT,
+          symbol: query.symbol,
+          since: query.since === undefined ? undefined : new Date(query.since)
+        }))
+        return { signals }
+      }))
+    .handle("get", ({ params }) =>
+      Effect.gen(function*() {
+        const notFound = NotFound.of(`signal ${params.id} not found`)
+        const id = parseId(params.id)
+        if (id === undefined) return yield* notFound
+        const signal = yield* orUnavailable((yield* SignalService).get(id))
+        if (signal._tag === "None") return yield* notFound
+        const orders = yield* orUnavailable((yield* OrderService).ofSignal(id))
+        return { ...signal.value, orders: orders.map(orderJson) }
+      })))
 
-/** `limit` query parameter: a whole number 1..max, else a field problem. */
-export const parseLimit = (
-  raw: string | undefined,
-  fallback: number,
-  problems: Array<FieldProblem>
-): number => {
-  if (raw === undefined || raw.trim() === "") return fallback
-  const n = /^\d{1,6}$/.test(raw.trim()) ? Number(raw.trim()) : NaN
-  if (!Number.isInteger(n) || n < 1 || n > MAX_LIST_LIMIT) {
-    problems.push({ field: "limit", problem: `must be a whole number from 1 to ${MAX_LIST_LIMIT}` })
-    return fallback
-  }
-  return n
-}
-
-const listSignals = Effect.gen(function*() {
-  const search = yield* HttpServerRequest.ParsedSearchParams
-  const problems: Array<FieldProblem> = []
-  const limit = parseLimit(first(search.limit), DEFAULT_LIST_LIMIT, problems)
-  let symbol: string | undefined
-  const rawSymbol = first(search.symbol)
-  if (rawSymbol !== undefined && rawSymbol.trim() !== "") {
-    const s = normaliseSymbol(rawSymbol)
-    if (s.ok) symbol = s.value
-    else problems.push({ field: "symbol", problem: s.problem })
-  }
-  let since: Date | undefined
-  const rawSince = first(search.since)
-  if (rawSince !== undefined && rawSince.trim() !== "") {
-    const t = parseTimestamp(rawSince)
-    if (t.ok) since = new Date(t.value)
-    else problems.push({ field: "since", problem: t.problem })
-  }
-  if (problems.length > 0) return yield* new ApiError({ status: 422, message: "invalid query", fields: problems })
-  const service = yield* SignalService
-  const signals = yield* service.list({ limit, symbol, since })
-  return json({ signals: signals.map(signalJson) })
-})
-
-const getSignal = Effect.gen(function*() {
-  const { id } = yield* HttpRouter.params
-  const notFound = new ApiError({ status: 404, message: `signal ${id ?? ""} not found` })
-  if (!isId(id)) return yield* notFound
-  const service = yield* SignalService
-  const signal = yield* service.get(id)
-  if (signal._tag === "None") return yield* notFound
-  // The orders as GET /orders/{id} shows them (one encoder for both).
-  const orders = yield* (yield* OrderService).ofSignal(id)
-  return json({ ...signalJson(signal.value), orders: orders.map(orderJson) })
-})
-
-export const signalReadRoutes = Layer.mergeAll(
-  operatorRoute("GET", "/signals", listSignals),
-  operatorRoute("GET", "/signals/:id", getSignal)
-)
-
-export const signalRoutes = Layer.mergeAll(webhookRoutes, signalReadRoutes)
+export const signalRoutes = webhookRoutes

@@ -7,16 +7,17 @@
  * database is reached through a TCP proxy (cut for the outage). PGlite, or TEST_DATABASE_URL.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Logger, type Scope } from "effect"
+import { BigDecimal, Context, Effect, Layer, Logger, Schema, type Scope } from "effect"
+import { SignalList } from "../../src/api/Signals.ts"
 import { SqlClient } from "effect/sql"
 import { BotBackend, type BotBackendShape, type Order } from "../../src/bot/BotBackend.ts"
-import type { AuditLog } from "../../src/audit/AuditLog.ts"
+import { AuditLog, AuditLog as AuditLogTag } from "../../src/audit/AuditLog.ts"
 import { AppConfig } from "../../src/config.ts"
-import type { OrderService } from "../../src/orders/OrderService.ts"
-import type { PnlService } from "../../src/pnl/PnlService.ts"
-import type { BotSettings } from "../../src/settings/BotSettings.ts"
-import type { BotStatusParts } from "../../src/signals/BotStatusParts.ts"
-import type { SignalService } from "../../src/signals/SignalService.ts"
+import { OrderService, OrderService as OrderServiceTag } from "../../src/orders/OrderService.ts"
+import { PnlService, PnlService as PnlServiceTag } from "../../src/pnl/PnlService.ts"
+import { BotSettings, BotSettings as BotSettingsTag } from "../../src/settings/BotSettings.ts"
+import { BotStatusParts, BotStatusParts as BotStatusPartsTag } from "../../src/signals/BotStatusParts.ts"
+import { SignalService, SignalService as SignalServiceTag } from "../../src/signals/SignalService.ts"
 import { AppInfo, appLayer } from "../../src/main.ts"
 import { makeFakeBingx } from "../fakes/bingx.ts"
 import { UNREACHABLE } from "../support/appUnderTest.ts"
@@ -28,6 +29,8 @@ const WEBHOOK_TOKEN = "local-vs-http-webhook-0123456789"
 const alice = { userId: 42, username: "alice" }
 
 const quiet = Logger.layer([])
+
+const encodeSignals = Schema.encodeSync(SignalList)
 
 /** What `BotBackend.layerLocal` needs from the app (besides AppConfig). */
 type LocalServices = AuditLog | BotSettings | BotStatusParts | OrderService | PnlService | SignalService
@@ -133,8 +136,10 @@ describe("BotBackend.layerLocal on the real services", () => {
           open_positions: [{ symbol: "BTC-USDT", side: "long", quantity: "0.006", entry_price: "65000.5", mark_price: "66000" }]
         }
       })
-      const signals = yield* compare((b) => b.recentSignals(10))
-      expect((signals as { ok: ReadonlyArray<unknown> }).ok).toHaveLength(4)
+      // Signals are domain records (the local one keeps its idempotency key): compared as the
+      // contract shows them.
+      const signals = yield* compare((b) => Effect.map(b.recentSignals(10), (list) => encodeSignals({ signals: list })))
+      expect((signals as { ok: { signals: ReadonlyArray<unknown> } }).ok.signals).toHaveLength(4)
       const orders = yield* compare((b) => b.orders(10))
       expect((orders as { ok: ReadonlyArray<Order> }).ok.map((o) => o.status)).toEqual(["filled", "awaiting_approval", "rejected", "filled"])
       for (const id of [long.order_id, short.order_id, waiting.order_id, close.order_id]) {
@@ -145,8 +150,8 @@ describe("BotBackend.layerLocal on the real services", () => {
       expect((filled as { ok: Order }).ok.fills).toEqual([
         { id: expect.any(String), quantity: "0.01", price: "65000.5", fee: "0.3250025", fee_asset: "USDT", price_source: "exchange", filled_at: expect.any(String) }
       ])
-      // The order routes add margin_usdt; the contract has no such field, so neither backend shows it.
-      expect((filled as { ok: Record<string, unknown> }).ok).not.toHaveProperty("margin_usdt")
+      // margin_usdt is part of the contract's order: both backends show it.
+      expect((filled as { ok: Record<string, unknown> }).ok).toHaveProperty("margin_usdt", null)
       for (const period of ["day", "week", "all"] as const) {
         // `to` is "now" on each call: compare the rest.
         const pnl = yield* compare((b) => Effect.map(b.pnl(period), ({ to: _, ...rest }) => rest))
@@ -210,4 +215,52 @@ describe("BotBackend.layerLocal on the real services", () => {
       expect(rows[2]!.payload).toEqual({ order_id: order.order_id, symbol: "BTC-USDT" })
       expect(rows[3]!.payload).toEqual({ args: "cross", username: "alice" })
     }).pipe(Effect.scoped, Effect.provide(quiet)), 120_000)
+})
+
+describe("BotBackend.layerLocal: no JSON round trip", () => {
+  it.effect("hands the bot the very records the services return (nothing encoded, nothing decoded)", () =>
+    Effect.gen(function*() {
+      const record = {
+        id: "7",
+        idempotencyKey: "k7",
+        symbol: "BTC-USDT",
+        action: "buy" as const,
+        positionSide: null,
+        reduceOnly: false,
+        quantity: BigDecimal.fromStringUnsafe("0.0100"),
+        marginUsdt: null,
+        price: null,
+        leverage: null,
+        marginMode: null,
+        stopLoss: null,
+        takeProfit: null,
+        timestamp: null,
+        receivedAt: new Date("2026-01-02T03:04:05Z"),
+        orderId: "8",
+        orderStatus: "pending" as const
+      }
+      const signals = [record]
+      const positions = [{ symbol: "BTC-USDT" }]
+      const report = { period: "day" }
+      const services = Layer.mergeAll(
+        Layer.mock(SignalServiceTag)({ recent: () => Effect.succeed(signals) }),
+        Layer.mock(OrderServiceTag)({}),
+        Layer.mock(PnlServiceTag)({
+          periodSummary: () => Effect.succeed(report as never),
+          positionsJson: Effect.succeed(positions as never)
+        }),
+        Layer.mock(BotSettingsTag)({ owner: { userId: "1", botSessionId: "1" } }),
+        Layer.mock(AuditLogTag)({}),
+        Layer.mock(BotStatusPartsTag)({}),
+        AppConfig.layerFrom({})
+      )
+      const backend = yield* Effect.provide(BotBackend, BotBackend.layerLocal.pipe(Layer.provide(services)))
+      const got = yield* backend.recentSignals(5)
+      expect(got).toBe(signals)
+      expect(got[0]).toBe(record)
+      // Not even normalised: the record's own BigDecimal (scale 4) comes through as it is.
+      expect(got[0]!.quantity).toBe(record.quantity)
+      expect(yield* backend.positions).toBe(positions)
+      expect(yield* backend.pnl("day")).toBe(report)
+    }))
 })

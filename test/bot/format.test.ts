@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { BigDecimal } from "effect"
 import type { BotState, Order, Position, Signal } from "../../src/bot/BotBackend.ts"
 import {
   alreadyDecidedText,
@@ -47,6 +48,7 @@ const order: Order = {
   reduce_only: false,
   status: "partially_filled",
   quantity: "0.01",
+  margin_usdt: null,
   filled_quantity: "0.005",
   price: null,
   average_price: "65010.1",
@@ -58,7 +60,8 @@ const order: Order = {
   exchange_order_id: null,
   reason: EVIL,
   created_at: "2026-01-02T03:04:05Z",
-  updated_at: "2026-01-02T03:04:05Z"
+  updated_at: "2026-01-02T03:04:05Z",
+  fills: []
 }
 
 /** Parses like Telegram does: throws on invalid HTML; returns the visible text. */
@@ -120,19 +123,19 @@ describe("bot texts", () => {
       id: "1",
       symbol: EVIL,
       action: "sell",
-      position_side: null,
-      reduce_only: false,
+      positionSide: null,
+      reduceOnly: false,
       quantity: null,
-      margin_usdt: "50",
+      marginUsdt: BigDecimal.fromStringUnsafe("50"),
       price: null,
       leverage: null,
-      margin_mode: null,
-      stop_loss: null,
-      take_profit: null,
+      marginMode: null,
+      stopLoss: null,
+      takeProfit: null,
       timestamp: null,
-      received_at: "2026-01-02T03:04:05Z",
-      order_id: "2",
-      order_status: "awaiting_approval"
+      receivedAt: new Date("2026-01-02T03:04:05Z"),
+      orderId: "2",
+      orderStatus: "awaiting_approval"
     }
     expect(telegramAccepts(signalsText([signal]))).toContain(`• #1 ${EVIL} — SELL — qty 50 USDT margin at 2026-01-02 03:04:05 UTC — awaiting approval`)
     expect(telegramAccepts(signalsText([]))).toBe("No recent signals were found.")

@@ -1,14 +1,19 @@
 /**
  * A loopback fake of the backend's HTTP contract (the routes the bot uses), serving a
- * `MemoryBackend`: the bot's HTTP layer is tested against it, and `--role bot` processes are run
- * against it until the real API routes of the other services are merged.
+ * `MemoryBackend`: the bot's HTTP layer (derived from the contract) is tested against it, and
+ * `--role bot` processes are run against it. Bodies are written in the contract's wire form.
  *
  * Bearer `API_TOKEN` required; errors as `{"error", "fields"}` with the contract's statuses.
  * Faults: `delayMs` (slow answers, for timeouts), `failWith` (a status for every request).
  */
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
+import { Schema } from "effect"
+import { SignalList } from "../../src/api/Signals.ts"
 import { BackendUnavailable, Conflict, Invalid, type MemoryBackend, NotFound } from "../../src/bot/BotBackend.ts"
+
+/** Signals go out in the contract's wire form (the memory holds the decoded records). */
+const encodeSignals = Schema.encodeSync(SignalList)
 
 export interface BackendRequest {
   readonly method: string
@@ -104,8 +109,8 @@ export class FakeBackend {
     const key = `${r.method} ${r.path}`
     if (key === "GET /bot/status") return [200, m.getStatus()]
     if (key === "POST /bot/settings") return [200, m.updateSettings(r.body as never)]
-    if (key === "GET /bot/reports") return [200, { signals: m.recentSignals(limit(5)) }]
-    if (key === "GET /orders") return [200, { orders: m.orders(limit(50)).map(({ fills: _f, ...o }) => o) }]
+    if (key === "GET /bot/reports") return [200, encodeSignals({ signals: m.recentSignals(limit(5)) })]
+    if (key === "GET /orders") return [200, { orders: m.orders(limit(50)) }]
     if (key === "GET /pnl") {
       const period = r.query.period ?? "day"
       if (period !== "day" && period !== "week" && period !== "all") {

@@ -7,7 +7,10 @@ import { Effect, Layer, Redacted } from "effect"
 import { HttpClient, HttpClientRequest, HttpRouter } from "effect/http"
 import { ConnectionError, SqlError } from "effect/sql/SqlError"
 import { BalancesUnavailable, PnlService } from "../../src/pnl/PnlService.ts"
-import { pnlRoutes } from "../../src/pnl/routes.ts"
+import { apiOf } from "../../src/api/Api.ts"
+import { PnlApi } from "../../src/api/Pnl.ts"
+import { layerApiRoutes } from "../../src/api/server.ts"
+import { pnlGroup } from "../../src/pnl/routes.ts"
 import { Secrets } from "../../src/security/Secrets.ts"
 
 const TOKEN = "routes-test-token"
@@ -32,7 +35,7 @@ const fakePnl = Layer.mock(PnlService)({
   })
 })
 
-const server = HttpRouter.serve(pnlRoutes, { disableLogger: true }).pipe(
+const server = HttpRouter.serve(layerApiRoutes(apiOf(PnlApi), pnlGroup), { disableLogger: true }).pipe(
   Layer.provide([fakePnl, secrets]),
   Layer.provideMerge(NodeHttpServer.layerTest)
 )

@@ -2,9 +2,9 @@
  * Authentication and authorisation (issue 9 §6):
  * - the token helpers compare in constant time (digests, every candidate checked) and no secret is
  *   compared any other way in src/;
- * - EVERY operator route (walked from the routes the app declares) answers 401 without the bearer
- *   token, with a wrong one, with the webhook token, or with another scheme; the public routes are
- *   exactly the intended ones;
+ * - EVERY operator endpoint (walked from the HttpApi contract, each behind its bearer middleware)
+ *   answers 401 without the bearer token, with a wrong one, with the webhook token, or with another
+ *   scheme; the public routes (the raw routes and the OpenAPI document) are exactly the intended ones;
  * - webhook token rotation across restarts of the real process: A → A + B (_NEXT) → B, after which
  *   A (the old token) is refused;
  * - no secret is ever printed: the real process runs every path that handles one (webhook tokens
@@ -23,6 +23,11 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { FAST } from "../bot/harness.ts"
 import { AppConfig } from "../../src/config.ts"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
+import { Api, apiOf } from "../../src/api/Api.ts"
+import { Operator } from "../../src/api/middleware.ts"
+import { OPENAPI_PATH } from "../../src/api/server.ts"
+import { SignalsApi } from "../../src/api/Signals.ts"
 import { declaredRoutes } from "../../src/http/respond.ts"
 import { AppInfo, appLayer } from "../../src/main.ts"
 import { matchesAny, tokensEqual } from "../../src/security/tokens.ts"
@@ -115,22 +120,63 @@ const allRoutesApp = Effect.gen(function*() {
 
 const concrete = (path: string) => path.replace(/:[A-Za-z]+/g, "1").replace("/*", "/anything")
 
+interface Endpoint {
+  readonly method: string
+  readonly path: string
+  readonly guarded: boolean
+}
+
+/** Every endpoint of a contract, walked from its definition, and whether the bearer middleware guards it. */
+const endpointsOf = <Id extends string, Groups extends HttpApiGroup.Constraint>(api: HttpApi.HttpApi<Id, Groups>): ReadonlyArray<Endpoint> => {
+  const found: Array<Endpoint> = []
+  HttpApi.reflect(api, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint, middleware }) =>
+      found.push({ method: endpoint.method, path: endpoint.path, guarded: middleware.has(Operator as never) })
+  })
+  return found
+}
+
+describe("the contract's endpoints", () => {
+  it("every endpoint of the operator API is behind the bearer middleware", () => {
+    const unguarded = endpointsOf(Api).filter((e) => !e.guarded)
+    expect(unguarded).toEqual([])
+    expect(endpointsOf(Api).length).toBeGreaterThanOrEqual(15)
+  })
+
+  it("the walk catches an endpoint added without the middleware", () => {
+    const sneaky = HttpApiGroup.make("sneaky").add(HttpApiEndpoint.get("peek", "/peek"))
+    const unguarded = endpointsOf(apiOf(SignalsApi, sneaky)).filter((e) => !e.guarded)
+    expect(unguarded).toEqual([{ method: "GET", path: "/peek", guarded: false }])
+  })
+})
+
 describe("the operator API", () => {
   it.live("EVERY operator route refuses a request without the right bearer token (401); the public routes are exactly the intended ones", () =>
     Effect.gen(function*() {
       const info = yield* allRoutesApp
       const api = info.api!.url
-      const operatorRoutes = declaredRoutes.filter((r) => r.access === "operator")
-      const publicRoutes = declaredRoutes.filter((r) => r.access === "public").map((r) => `${r.method} ${r.path}`).sort()
+      // Operator endpoints are walked from the contract; everything else served is a raw public route.
+      const operatorRoutes = endpointsOf(Api)
+      expect(operatorRoutes.every((r) => r.guarded)).toBe(true)
+      const publicRoutes = [...declaredRoutes.map((r) => `${r.method} ${r.path}`), `GET ${OPENAPI_PATH}`].sort()
       expect(publicRoutes).toEqual([
         "* /*",
         "GET /health",
         "GET /metrics",
+        "GET /openapi.json",
         "GET /ready",
         "POST /tg/updates",
         "POST /webhook/tradingview",
         "POST /webhook/tradingview/:token"
       ])
+      // The OpenAPI document (public) lists exactly the operator endpoints the app serves.
+      const openapi = yield* Effect.promise(() => call(`${api}${OPENAPI_PATH}`, {}))
+      expect(openapi.status).toBe(200)
+      const documented = Object.entries((openapi.json as { paths: Record<string, Record<string, unknown>> }).paths)
+        .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ":$1")}`))
+        .sort()
+      expect(documented).toEqual(operatorRoutes.map((r) => `${r.method} ${r.path}`).sort())
       expect(operatorRoutes.map((r) => `${r.method} ${r.path}`).sort()).toEqual([
         "GET /balances",
         "GET /bot/reports",

@@ -13,9 +13,14 @@ import { type Notification, Notifier } from "../../src/notify/Notifier.ts"
 import { SignalQueue } from "../../src/orders/SignalQueue.ts"
 import { Secrets } from "../../src/security/Secrets.ts"
 import { BotSettings } from "../../src/settings/BotSettings.ts"
-import { botRoutes } from "../../src/signals/botRoutes.ts"
+import { AuditLog } from "../../src/audit/AuditLog.ts"
+import { apiOf } from "../../src/api/Api.ts"
+import { BotApi } from "../../src/api/Bot.ts"
+import { layerApiRoutes } from "../../src/api/server.ts"
+import { SignalsApi } from "../../src/api/Signals.ts"
+import { botGroup } from "../../src/signals/botRoutes.ts"
 import { BotStatusParts } from "../../src/signals/BotStatusParts.ts"
-import { layerWebhookTraceRedaction, signalRoutes } from "../../src/signals/routes.ts"
+import { layerWebhookTraceRedaction, signalRoutes, signalsGroup } from "../../src/signals/routes.ts"
 import { OrderService } from "../../src/orders/OrderService.ts"
 import { SignalRepo } from "../../src/signals/SignalRepo.ts"
 import { SignalService } from "../../src/signals/SignalService.ts"
@@ -114,12 +119,17 @@ const services = Layer.mergeAll(SignalService.layerNoDeps, WebhookGuard.layer, p
     SignalQueue.layerWithCapacity(10),
     Notifier.layerMemory(notifications),
     // GET /signals/{id} lists the signal's orders through OrderService; not called in these tests.
-    Layer.mock(OrderService)({})
+    Layer.mock(OrderService)({}),
+    // POST /bot/audit records through AuditLog; not called in these tests.
+    Layer.mock(AuditLog)({})
   )),
   Layer.provideMerge(AppConfig.layerFrom({ TRADING_MODE: "paper" }))
 )
 
-const server = HttpRouter.serve(Layer.mergeAll(signalRoutes, botRoutes), { disableLogger: true }).pipe(
+const server = HttpRouter.serve(
+  Layer.mergeAll(signalRoutes, layerApiRoutes(apiOf(SignalsApi, BotApi), Layer.mergeAll(signalsGroup, botGroup))),
+  { disableLogger: true }
+).pipe(
   Layer.provide(layerWebhookTraceRedaction),
   Layer.provide(Layer.succeed(Tracer.Tracer, recordingTracer)),
   Layer.provide(Logger.layer([])),
