@@ -9,7 +9,7 @@ import { Context, Effect, Layer, References, type Scope } from "effect"
 import type { SqlClient } from "effect/sql"
 import { AppConfig } from "../../src/config.ts"
 import { AppInfo, appLayer } from "../../src/main.ts"
-import { SignalQueue } from "../../src/orders/SignalQueue.ts"
+import { queuedOrder, SignalQueue } from "../../src/orders/SignalQueue.ts"
 import { makeFakeBingx } from "../fakes/bingx.ts"
 import { liveEnv } from "../support/bingx.ts"
 import { testDatabaseEnv } from "../support/db.ts"
@@ -50,7 +50,8 @@ const startApp = (env: Record<string, string>) =>
       Effect.gen(function*() {
         const id = yield* insertOrder(row)
         if ((row.status ?? "pending") === "pending") {
-          yield* SignalQueue.use((q) => q.offer({ orderId: id, symbol: row.symbol ?? "BTC-USDT", enqueuedAt: Date.now(), parentSpan: undefined }))
+          const item = yield* queuedOrder({ orderId: id, symbol: row.symbol ?? "BTC-USDT" })
+          yield* SignalQueue.use((q) => q.offer(item))
         }
         return id
       }).pipe(Effect.provide(context))
