@@ -1,28 +1,17 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Https from "node:https"
 import * as Path from "node:path"
-import { AppConfig } from "../../src/config.ts"
 import { hostAllowed, hostOf } from "../../src/http/transport.ts"
-import { AppInfo, appLayer } from "../../src/main.ts"
-import { tempDir } from "../support/db.ts"
+import { tempDir } from "../support/database.ts"
+import { startInProcessApp } from "../support/inProcessApp.ts"
 
 const startApi = (env: Record<string, string>) =>
   Effect.gen(function*() {
-    const dir = yield* tempDir()
-    const config = AppConfig.layerFrom({
-      ROLE: "api",
-      PORT: "0",
-      HOST: "127.0.0.1",
-      API_TOKEN: "t0123456789",
-      LOG_LEVEL: "none",
-      DATA_DIR: dir,
-      ...env
-    })
-    const context = yield* Layer.build(appLayer().pipe(Layer.provide(config)))
-    return Context.get(context, AppInfo).api!
+    const app = yield* startInProcessApp({ ROLE: "api", API_TOKEN: "t0123456789", LOG_LEVEL: "none", ...env })
+    return app.info.api!
   })
 
 /** GET over plain HTTP with an explicit Host header (fetch does not allow setting it). */

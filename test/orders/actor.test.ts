@@ -17,9 +17,9 @@ import {
 } from "../../src/telemetry/metrics.ts"
 import { FAKE_SECRET, type FakeBingx, type FakeBingxOptions, makeFakeBingx } from "../fakes/bingx.ts"
 import { liveEnv } from "../support/bingx.ts"
-import { layerTestDatabase } from "../support/db.ts"
+import { layerTestDatabase, resetTables } from "../support/database.ts"
 import { orderStack, type StackOptions } from "../support/orderStack.ts"
-import { fillsOf, insertOrder, orderState, resetTables, waitForStatus } from "../support/orders.ts"
+import { fillsOf, insertOrder, orderState, waitForStatus } from "../support/orders.ts"
 import { TestClock } from "effect/testing"
 import * as Crypto from "node:crypto"
 

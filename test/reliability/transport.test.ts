@@ -11,7 +11,7 @@ import * as Fs from "node:fs"
 import * as Https from "node:https"
 import * as Path from "node:path"
 import * as Tls from "node:tls"
-import { tempDir, testDatabaseEnv } from "../support/db.ts"
+import { tempDir, testDatabaseEnv } from "../support/database.ts"
 import { API_TOKEN, runningApp, WEBHOOK_TOKEN } from "./support.ts"
 
 interface Answer {
