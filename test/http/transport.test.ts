@@ -1,11 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { execFileSync } from "node:child_process"
-import * as Fs from "node:fs"
 import * as Https from "node:https"
-import * as Path from "node:path"
 import { hostAllowed, hostOf } from "../../src/http/transport.ts"
-import { tempDir } from "../support/database.ts"
+import { selfSignedCertificate } from "../support/tls.ts"
 import { startInProcessApp } from "../support/inProcessApp.ts"
 
 const startApi = (env: Record<string, string>) =>
@@ -69,19 +66,13 @@ describe("transport", () => {
 
   it.live("TLS_CERT_FILE/TLS_KEY_FILE serve HTTPS on PORT", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDir()
-      const cert = Path.join(dir, "cert.pem")
-      const key = Path.join(dir, "key.pem")
-      execFileSync("openssl", [
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"
-      ], { stdio: "ignore" })
+      const { ca, cert, key } = yield* selfSignedCertificate
       const api = yield* startApi({ TLS_CERT_FILE: cert, TLS_KEY_FILE: key })
       expect(api.url.startsWith("https://")).toBe(true)
       const body = yield* Effect.promise(() =>
         new Promise<{ status: number; body: string; authorized: boolean }>((resolve, reject) => {
           const req = Https.request(
-            { host: "127.0.0.1", port: api.port, path: "/health", ca: Fs.readFileSync(cert) },
+            { host: "127.0.0.1", port: api.port, path: "/health", ca },
             (res) => {
               const authorized = (res.socket as import("node:tls").TLSSocket).authorized === true
               let data = ""
