@@ -17,7 +17,7 @@ import * as Path from "node:path"
 import { parseArgs } from "node:util"
 import { FakeBingx } from "../test/fakes/bingx.ts"
 import { runChaos, summary, violations } from "../test/reliability/chaos.ts"
-import { freshPostgresDatabase } from "../test/support/db.ts"
+import { freshPostgresDatabase } from "../test/support/database.ts"
 import { startThrowawayPostgres } from "../test/support/throwawayPostgres.ts"
 
 const { values } = parseArgs({

@@ -20,7 +20,7 @@ import { AppConfig } from "../config.ts"
 import { ExchangeEvents } from "../exchange/ExchangeEvents.ts"
 import { OrderExecutor } from "./OrderExecutor.ts"
 import { OrderRepo } from "./OrderRepo.ts"
-import { type QueuedOrder, SignalQueue } from "./SignalQueue.ts"
+import { type QueuedOrder, SignalQueue, sweptOrder } from "./SignalQueue.ts"
 
 type Work =
   | { readonly _tag: "Execute"; readonly item: QueuedOrder }
@@ -112,7 +112,7 @@ export const make = (options: OrderActorOptions = {}) =>
       for (const order of active) {
         yield* dispatch(
           order.status === "pending"
-            ? { _tag: "Execute", item: { orderId: order.id, symbol: order.symbol, enqueuedAt: Date.now(), parentSpan: undefined } }
+            ? { _tag: "Execute", item: yield* sweptOrder({ orderId: order.id, symbol: order.symbol }) }
             : { _tag: "Reconcile", orderId: order.id, symbol: order.symbol }
         )
       }

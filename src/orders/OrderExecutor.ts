@@ -26,10 +26,11 @@ import { plain } from "../domain/decimal.ts"
 import type { Order, OrderStatus } from "../domain/order.ts"
 import type { ExchangeEvent } from "../exchange/ExchangeEvents.ts"
 import { signalQueueWait } from "../telemetry/metrics.ts"
+import { continueQueuedTrace } from "../telemetry/queueTrace.ts"
 import { bookedSide, type ExecutorOptions, makeExecution } from "./execution.ts"
 import { makePlanning, Refused } from "./planning.ts"
 import { makeSettling } from "./settling.ts"
-import type { QueuedOrder } from "./SignalQueue.ts"
+import { type QueuedOrder, queueWaitSeconds } from "./SignalQueue.ts"
 import { makeSubmitting } from "./submitting.ts"
 
 export type { ExecutorOptions } from "./execution.ts"
@@ -69,7 +70,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
 
       const handleSignal = Effect.fn("OrderService.handle_signal")(function*(item: QueuedOrder) {
         yield* Effect.annotateCurrentSpan({ "order.id": item.orderId, "order.symbol": item.symbol })
-        yield* Metric.update(signalQueueWait, Math.max(0, Date.now() - item.enqueuedAt) / 1000)
+        yield* Metric.update(signalQueueWait, yield* queueWaitSeconds(item))
         let n = 0
         let announcedPause = false
         while (true) {
@@ -129,8 +130,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
       })
 
       /** The queue carries the span that committed the order: one trace from the webhook to the exchange. */
-      const execute = (item: QueuedOrder) =>
-        item.parentSpan === undefined ? handleSignal(item) : Effect.withParentSpan(handleSignal(item), item.parentSpan)
+      const execute = (item: QueuedOrder) => handleSignal(item).pipe(continueQueuedTrace(item))
 
       /**
        * Sends a `submitted` order that never reached the exchange: its planned request as it was

@@ -11,7 +11,7 @@
  * Both are guarded transitions (a concurrent approve/reject/expiry cannot both win) and both are
  * audited (actor, action, outcome).
  */
-import { Clock, Context, Data, Effect, Layer, Option } from "effect"
+import { Clock, Context, Data, Effect, Layer } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { AuditLog } from "../audit/AuditLog.ts"
 import { AppConfig } from "../config.ts"
@@ -22,7 +22,7 @@ import { Notifier } from "../notify/Notifier.ts"
 import type { Actor } from "../settings/BotSettings.ts"
 import { Breaker, type BreakerStatus } from "./Breaker.ts"
 import { OrderRepo } from "./OrderRepo.ts"
-import { SignalQueue } from "./SignalQueue.ts"
+import { queuedOrder, SignalQueue } from "./SignalQueue.ts"
 
 export class OrderNotFound extends Data.TaggedError("OrderNotFound")<{
   readonly orderId: string
@@ -140,13 +140,7 @@ export class OrderService extends Context.Service<OrderService, OrderServiceShap
       const pending = yield* repo.transition(order.id, "awaiting_approval", "pending", { reason: undefined })
       if (pending === undefined) return yield* conflict((yield* repo.get(order.id)) ?? order, "order.approve", actor)
       yield* audit.record({ ...actor, action: "order.approve", payload: { order_id: order.id, symbol: order.symbol }, result: "ok" })
-      const span = yield* Effect.option(Effect.currentSpan)
-      const queued = yield* queue.offer({
-        orderId: pending.id,
-        symbol: pending.symbol,
-        enqueuedAt: Date.now(),
-        parentSpan: Option.getOrUndefined(span)
-      })
+      const queued = yield* queue.offer(yield* queuedOrder({ orderId: pending.id, symbol: pending.symbol }))
       if (!queued) yield* Effect.logWarning(`signal queue full: approved order ${pending.id} will be picked up by the next sweep`)
       return yield* withFills(pending)
     })

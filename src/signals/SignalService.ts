@@ -23,7 +23,7 @@ import type { FieldProblem } from "../domain/vocabulary.ts"
 import { plainOrNull } from "../domain/decimal.ts"
 import { jsonForPostgres, type ParsedBody } from "../domain/webhookBody.ts"
 import { Notifier } from "../notify/Notifier.ts"
-import { SignalQueue } from "../orders/SignalQueue.ts"
+import { queuedOrder, SignalQueue } from "../orders/SignalQueue.ts"
 import { BotSettings, initialOrderStatus } from "../settings/BotSettings.ts"
 import { signalIngestDuration, signalsIngested, taggedBy } from "../telemetry/metrics.ts"
 import { type ListQuery, type NewSignalRow, SignalRepo, type SignalView } from "./SignalRepo.ts"
@@ -81,10 +81,9 @@ export class SignalService extends Context.Service<SignalService, {
 
     /** After commit: enqueue pending orders, notify, count. Never waits on the queue or Telegram. */
     const afterCommit = Effect.fnUntraced(function*(created: ReadonlyArray<SignalView>) {
-      const parentSpan = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))
       for (const s of created) {
         if (s.orderStatus === "pending" && s.orderId !== null) {
-          const accepted = yield* queue.offer({ orderId: s.orderId, symbol: s.symbol, enqueuedAt: Date.now(), parentSpan })
+          const accepted = yield* queue.offer(yield* queuedOrder({ orderId: s.orderId, symbol: s.symbol }))
           if (!accepted) {
             yield* Effect.logWarning(`signal queue full: order ${s.orderId} waits for the order actor's database sweep`)
           }

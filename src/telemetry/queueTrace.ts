@@ -2,9 +2,10 @@
  * The queue hop of a trace: one trace from the webhook request to the exchange call, although the
  * order crosses `SignalQueue` (and possibly minutes of waiting for approval) in between.
  *
- * Producer (the code that commits the order, inside its `SignalService.ingest` or approval span):
+ * Producer (the code that commits the order, inside its `SignalService.ingest` or approval span;
+ * `queuedOrder` of SignalQueue.ts puts `spanForQueue` on the item):
  *
- *     yield* queue.offer({ orderId, symbol, enqueuedAt: Date.now(), parentSpan: yield* spanForQueue })
+ *     yield* queue.offer(yield* queuedOrder({ orderId, symbol }))
  *
  * Consumer (the order actor), one line around the handler whose `Effect.fn` span should continue
  * the trace:

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { AppConfig } from "../../src/config.ts"
 import { EmbeddedDatabase } from "../../src/db/Database.ts"
-import { AppInfo, appLayer } from "../../src/main.ts"
-import { tempDir, testDatabaseEnv } from "../support/db.ts"
+import type { AppInfo } from "../../src/main.ts"
+import { tempDir } from "../support/database.ts"
+import { startInProcessApp } from "../support/inProcessApp.ts"
 
 const API_TOKEN = "test-api-token-0123456789"
 
@@ -16,23 +16,16 @@ const withApp = <A, E>(
   env: Record<string, string> = {}
 ) =>
   Effect.gen(function*() {
-    const dbEnv = role === "bot" ? { DATA_DIR: yield* tempDir() } : yield* testDatabaseEnv
-    const config = AppConfig.layerFrom({
+    const app = yield* startInProcessApp({
       ROLE: role,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      BOT_METRICS_PORT: "0",
-      BOT_METRICS_HOST: "127.0.0.1",
       API_TOKEN,
       TRADINGVIEW_WEBHOOK_TOKEN: "test-webhook-token",
       LOG_LEVEL: "none",
-      ...dbEnv,
+      ...(role === "bot" ? { DATA_DIR: yield* tempDir() } : {}),
       ...env
     })
-    return yield* Effect.flatMap(AppInfo, f).pipe(
-      Effect.provide(appLayer().pipe(Layer.provide(config))),
-      Effect.scoped
-    )
+    // Inside the app: `f` sees its services (e.g. EmbeddedDatabase).
+    return yield* Effect.provide(f(app.info), app.context)
   }).pipe(Effect.scoped)
 
 const get = (url: string, headers: Record<string, string> = {}) =>

@@ -7,7 +7,7 @@ import { expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import { AuditLog } from "../../src/audit/AuditLog.ts"
-import { layerTestDatabase } from "../support/db.ts"
+import { layerTestDatabase } from "../support/database.ts"
 
 layer(AuditLog.layer.pipe(Layer.provideMerge(layerTestDatabase)), { timeout: 60_000 })("audit log", (it) => {
   it.effect("an entry with NUL characters and lone surrogates anywhere is stored, with U+FFFD in their place", () =>

@@ -4,16 +4,14 @@
  * Runs on PGlite, and on real Postgres with TEST_DATABASE_URL.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Schedule } from "effect"
+import { Effect, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
-import { AppConfig } from "../../src/config.ts"
-import { AppInfo, appLayer } from "../../src/main.ts"
+import { AppInfo } from "../../src/main.ts"
 import { Notifier } from "../../src/notify/Notifier.ts"
 import { BotSettings } from "../../src/settings/BotSettings.ts"
 import { FakeTelegram } from "../fakes/telegram.ts"
-import { UNREACHABLE } from "../support/appUnderTest.ts"
-import { testDatabaseEnv } from "../support/db.ts"
-import { ADMIN_IDS, ALICE, API_TOKEN, FAST, MALLORY, quietLogger } from "./harness.ts"
+import { startInProcessApp } from "../support/inProcessApp.ts"
+import { ADMIN_IDS, ALICE, API_TOKEN, FAST, MALLORY } from "./harness.ts"
 import { ready, say } from "./scenarios.ts"
 
 const withAllRole = <A, E>(
@@ -22,28 +20,18 @@ const withAllRole = <A, E>(
 ) =>
   Effect.gen(function*() {
     const telegram = yield* Effect.acquireRelease(Effect.promise(() => FakeTelegram.start()), (t) => Effect.promise(() => t.close()))
-    const dbEnv = yield* testDatabaseEnv
-    const config = AppConfig.layerFrom({
+    const app = yield* startInProcessApp({
       ROLE: "all",
-      PORT: "0",
-      HOST: "127.0.0.1",
-      BOT_METRICS_PORT: "0",
-      BOT_METRICS_HOST: "127.0.0.1",
       API_TOKEN,
       TRADINGVIEW_WEBHOOK_TOKEN: "test-webhook-token",
       DEFAULT_LEVERAGE: "7",
       PAPER_BALANCE_USDT: "2500",
-      BINGX_BASE_URL: UNREACHABLE,
       TELEGRAM_BOT_TOKEN: telegram.token,
       TELEGRAM_API_ROOT: telegram.apiRoot,
       TELEGRAM_ADMIN_IDS: ADMIN_IDS,
-      ...dbEnv,
       ...env
-    })
-    return yield* f(telegram).pipe(
-      Effect.provide(appLayer({ telegram: FAST }).pipe(Layer.provide(config), Layer.provide(quietLogger))),
-      Effect.scoped
-    )
+    }, { telegram: FAST })
+    return yield* f(telegram).pipe(Effect.provide(app.context), Effect.scoped)
   }).pipe(Effect.scoped)
 
 const post = (url: string, body: unknown, token: string | null = API_TOKEN) =>

@@ -20,9 +20,9 @@ import { BotStatusParts, BotStatusParts as BotStatusPartsTag } from "../../src/s
 import { SignalService, SignalService as SignalServiceTag } from "../../src/signals/SignalService.ts"
 import { AppInfo, appLayer } from "../../src/main.ts"
 import { makeFakeBingx } from "../fakes/bingx.ts"
-import { UNREACHABLE } from "../support/appUnderTest.ts"
+import { UNREACHABLE } from "../support/inProcessApp.ts"
 import { liveEnv } from "../support/bingx.ts"
-import { proxiedDatabase } from "../support/databases.ts"
+import { proxiedDatabase } from "../support/database.ts"
 
 const API_TOKEN = "local-vs-http-token-0123456789"
 const WEBHOOK_TOKEN = "local-vs-http-webhook-0123456789"

@@ -27,11 +27,11 @@ import { isFinal, type OrderStatus } from "../../src/domain/order.ts"
 import { AppInfo, appLayer } from "../../src/main.ts"
 import { FakeBingx } from "../fakes/bingx.ts"
 import { FakeTelegram, type FakeMessage } from "../fakes/telegram.ts"
-import { UNREACHABLE } from "../support/appUnderTest.ts"
+import { UNREACHABLE } from "../support/inProcessApp.ts"
 import { liveEnv } from "../support/bingx.ts"
-import { freshDatabaseEnv, proxiedDatabase } from "../support/databases.ts"
-import { type RunningApp, startApp } from "../support/process.ts"
-import { startHttpProxy } from "../support/proxies.ts"
+import { freshDatabaseEnv, proxiedDatabase } from "../support/database.ts"
+import { type ChildProcessApp, startChildProcessApp } from "../support/childProcessApp.ts"
+import { startHttpProxy } from "../support/httpProxy.ts"
 import { ADMIN_IDS, ALICE, API_TOKEN, type AwaitingOrder, type BackendControl, BOB, type BotHarness, FAST } from "./harness.ts"
 
 export const WEBHOOK_TOKEN = "live-webhook-token-0123456789"
@@ -189,7 +189,7 @@ const startFakes = async (release: ReturnType<typeof cleanup>) => {
 }
 
 /** An audit log line of the api process (AuditLog.record writes the row and this INFO line). */
-const auditLines = (app: RunningApp) =>
+const auditLines = (app: ChildProcessApp) =>
   app.stdout.flatMap((line) => {
     if (!line.includes("\"audit_actor\":\"telegram\"")) return []
     const record = JSON.parse(line) as { msg: unknown; audit_actor_id: string | null }
@@ -210,7 +210,7 @@ export const apiAndBotProcesses: LiveHarnessFactory = async (env = {}) => {
     release.add(database.release)
     const proxy = await startHttpProxy()
     release.add(proxy.close)
-    const apiStarting = startApp({
+    const apiStarting = startChildProcessApp({
       args: ["--role", "api"],
       env: {
         API_TOKEN,
@@ -223,7 +223,7 @@ export const apiAndBotProcesses: LiveHarnessFactory = async (env = {}) => {
         ...env
       }
     })
-    const botStarting = startApp({
+    const botStarting = startChildProcessApp({
       args: ["--role", "bot"],
       env: {
         ...telegramEnv(telegram),
@@ -235,7 +235,7 @@ export const apiAndBotProcesses: LiveHarnessFactory = async (env = {}) => {
       }
     })
     const exitCodes: Array<string> = []
-    const stop = (name: string, app: RunningApp) => async () => {
+    const stop = (name: string, app: ChildProcessApp) => async () => {
       const code = await app.stop("SIGTERM")
       if (code !== 0) exitCodes.push(`${name} exited with ${code}\n${app.stderr.join("\n")}`)
     }

@@ -3,7 +3,7 @@ import { Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import { AppConfig } from "../../src/config.ts"
 import * as Database from "../../src/db/Database.ts"
-import { realPostgresUrl, tempDir, testDatabaseEnv } from "../support/db.ts"
+import { realPostgresUrl, tempDir, testDatabaseEnv } from "../support/database.ts"
 
 const TABLES = ["audit_log", "balances", "bot_sessions", "fills", "orders", "positions", "settings", "signals", "users"]
 

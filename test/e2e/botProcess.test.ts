@@ -14,15 +14,15 @@ import { apiAndBotProcesses } from "../bot/stacks.ts"
 import { defineBotScenarios, ready, say } from "../bot/scenarios.ts"
 import { FakeBackend } from "../fakes/backend.ts"
 import { FakeTelegram } from "../fakes/telegram.ts"
-import { type RunningApp, startApp } from "../support/process.ts"
+import { type ChildProcessApp, startChildProcessApp } from "../support/childProcessApp.ts"
 
 const startBotProcess = async (env: Readonly<Record<string, string>> = {}) => {
   const telegram = await FakeTelegram.start()
   const memory = new MemoryBackend()
   const backend = await FakeBackend.start(memory, API_TOKEN)
-  let app: RunningApp | undefined
+  let app: ChildProcessApp | undefined
   try {
-    app = await startApp({
+    app = await startChildProcessApp({
       args: ["--role", "bot"],
       env: {
         TELEGRAM_BOT_TOKEN: telegram.token,

@@ -13,7 +13,7 @@ import { Effect } from "effect"
 import { parseExposition } from "../../scripts/lib/exposition.ts"
 import { catalog } from "../../src/telemetry/metrics.ts"
 import { makeFakeBingx } from "../fakes/bingx.ts"
-import { startApp, type StartedApp } from "../support/appUnderTest.ts"
+import { startInProcessApp, type InProcessApp } from "../support/inProcessApp.ts"
 import { liveEnv } from "../support/bingx.ts"
 import { expectTraceChain, makeOtlpReceiver, SpanKind } from "../support/otlp.ts"
 
@@ -35,14 +35,14 @@ let sequence = 0
 const alertId = () => `flow-${process.pid}-${Date.now()}-${++sequence}`
 
 /** What TradingView sends: the alert message as a text/plain body. */
-const webhook = (app: StartedApp, fields: Record<string, string>) =>
+const webhook = (app: InProcessApp, fields: Record<string, string>) =>
   Effect.promise(async () => {
     const body = JSON.stringify({ secret: WEBHOOK_TOKEN, id: alertId(), timestamp: timenow(), ...fields })
     const response = await fetch(`${app.api}/webhook/tradingview`, { method: "POST", body, headers: { "content-type": "text/plain" } })
     return { status: response.status, body: await response.json() as Record<string, any> }
   })
 
-const operator = (app: StartedApp, path: string) =>
+const operator = (app: InProcessApp, path: string) =>
   Effect.promise(async () => {
     const response = await fetch(`${app.api}${path}`, { headers: { authorization: `Bearer ${API_TOKEN}` } })
     const type = response.headers.get("content-type") ?? ""
@@ -50,7 +50,7 @@ const operator = (app: StartedApp, path: string) =>
   })
 
 /** Polls GET /orders/{id} until the order reaches `status`. */
-const orderReaches = (app: StartedApp, id: string, status: string) =>
+const orderReaches = (app: InProcessApp, id: string, status: string) =>
   Effect.gen(function*() {
     const deadline = Date.now() + 15_000
     let last: any
@@ -77,7 +77,7 @@ describe("end to end", () => {
       const receiver = yield* makeOtlpReceiver
       const fake = yield* makeFakeBingx()
       const { order, metrics } = yield* Effect.scoped(Effect.gen(function*() {
-        const app = yield* startApp({
+        const app = yield* startInProcessApp({
           ...autoTrade,
           ...liveEnv(fake),
           TELEMETRY_ENABLED: "true",
@@ -142,7 +142,7 @@ describe("end to end", () => {
     Effect.scoped(Effect.gen(function*() {
       // BINGX_BASE_URL is unreachable (test default): with PAPER_PRICE_FALLBACK=alert the paper
       // exchange fills at the signal's price, and every such fill says so.
-      const app = yield* startApp({ ...autoTrade, PAPER_PRICE_FALLBACK: "alert" })
+      const app = yield* startInProcessApp({ ...autoTrade, PAPER_PRICE_FALLBACK: "alert" })
       const trade = (action: string, price: string, quantity: string) =>
         Effect.gen(function*() {
           const r = yield* webhook(app, { symbol: "BTCUSDT", action, price, quantity })

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { type RunningApp, runApp, startApp } from "../support/process.ts"
+import { type ChildProcessApp, runChildProcessToExit, startChildProcessApp } from "../support/childProcessApp.ts"
 
 const dirs: Array<string> = []
 const tmp = () => {
@@ -10,7 +10,7 @@ const tmp = () => {
   dirs.push(dir)
   return dir
 }
-let running: RunningApp | undefined
+let running: ChildProcessApp | undefined
 afterEach(async () => {
   if (running) await running.stop("SIGKILL").catch(() => undefined)
   running = undefined
@@ -20,7 +20,7 @@ afterEach(async () => {
 describe("the real process (npm start)", () => {
   it("starts on the embedded database, answers /health, and exits 0 on SIGTERM", async () => {
     const dataDir = tmp()
-    running = await startApp({ env: { DATA_DIR: dataDir, LOG_LEVEL: "info" } })
+    running = await startChildProcessApp({ env: { DATA_DIR: dataDir, LOG_LEVEL: "info" } })
     const health = await fetch(`${running.apiUrl}/health`)
     expect(health.status).toBe(200)
     expect(await health.json()).toEqual({ status: "ok" })
@@ -40,14 +40,14 @@ describe("the real process (npm start)", () => {
     expect(Fs.existsSync(Path.join(dataDir, "tvtelegrambingx.pid"))).toBe(false)
 
     // Second start: tokens come from the database and are not printed again.
-    running = await startApp({ env: { DATA_DIR: dataDir } })
+    running = await startChildProcessApp({ env: { DATA_DIR: dataDir } })
     expect(running.stdout.join("\n")).not.toContain("*** API_TOKEN=")
     expect(await running.stop("SIGINT")).toBe(0)
     running = undefined
   }, 90_000)
 
   it("a bad configuration value stops start-up with one line and exit code 1", async () => {
-    const result = await runApp({ DATA_DIR: tmp(), DEFAULT_LEVERAGE: "500", TELEGRAM_BOT_TOKEN: "123:secret-value" })
+    const result = await runChildProcessToExit({ DATA_DIR: tmp(), DEFAULT_LEVERAGE: "500", TELEGRAM_BOT_TOKEN: "123:secret-value" })
     expect(result.code).toBe(1)
     expect(result.stderr.trim()).toBe(
       "tvtelegrambingx: configuration error: DEFAULT_LEVERAGE: 500 is out of range (1..125) (example: DEFAULT_LEVERAGE=5)"
@@ -56,14 +56,14 @@ describe("the real process (npm start)", () => {
   })
 
   it("rejects an unknown command-line argument with usage (exit 2)", async () => {
-    const result = await runApp({ DATA_DIR: tmp() }, ["--rol", "api"])
+    const result = await runChildProcessToExit({ DATA_DIR: tmp() }, ["--rol", "api"])
     expect(result.code).toBe(2)
     expect(result.stderr).toContain('unknown argument "--rol"')
     expect(result.stderr).toContain("usage: npm start -- [--role all|api|bot]")
   })
 
   it("--role bot starts only the :9000 exporter", async () => {
-    running = await startApp({ env: { DATA_DIR: tmp() }, args: ["--role", "bot"] })
+    running = await startChildProcessApp({ env: { DATA_DIR: tmp() }, args: ["--role", "bot"] })
     expect(running.apiUrl).toBeUndefined()
     expect((await fetch(`${running.botMetricsUrl}/health`)).status).toBe(200)
     expect(await running.stop()).toBe(0)

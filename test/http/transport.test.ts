@@ -1,28 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
-import { execFileSync } from "node:child_process"
-import * as Fs from "node:fs"
+import { Effect } from "effect"
 import * as Https from "node:https"
-import * as Path from "node:path"
-import { AppConfig } from "../../src/config.ts"
 import { hostAllowed, hostOf } from "../../src/http/transport.ts"
-import { AppInfo, appLayer } from "../../src/main.ts"
-import { tempDir } from "../support/db.ts"
+import { selfSignedCertificate } from "../support/tls.ts"
+import { startInProcessApp } from "../support/inProcessApp.ts"
 
 const startApi = (env: Record<string, string>) =>
   Effect.gen(function*() {
-    const dir = yield* tempDir()
-    const config = AppConfig.layerFrom({
-      ROLE: "api",
-      PORT: "0",
-      HOST: "127.0.0.1",
-      API_TOKEN: "t0123456789",
-      LOG_LEVEL: "none",
-      DATA_DIR: dir,
-      ...env
-    })
-    const context = yield* Layer.build(appLayer().pipe(Layer.provide(config)))
-    return Context.get(context, AppInfo).api!
+    const app = yield* startInProcessApp({ ROLE: "api", API_TOKEN: "t0123456789", LOG_LEVEL: "none", ...env })
+    return app.info.api!
   })
 
 /** GET over plain HTTP with an explicit Host header (fetch does not allow setting it). */
@@ -80,19 +66,13 @@ describe("transport", () => {
 
   it.live("TLS_CERT_FILE/TLS_KEY_FILE serve HTTPS on PORT", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDir()
-      const cert = Path.join(dir, "cert.pem")
-      const key = Path.join(dir, "key.pem")
-      execFileSync("openssl", [
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"
-      ], { stdio: "ignore" })
+      const { ca, cert, key } = yield* selfSignedCertificate
       const api = yield* startApi({ TLS_CERT_FILE: cert, TLS_KEY_FILE: key })
       expect(api.url.startsWith("https://")).toBe(true)
       const body = yield* Effect.promise(() =>
         new Promise<{ status: number; body: string; authorized: boolean }>((resolve, reject) => {
           const req = Https.request(
-            { host: "127.0.0.1", port: api.port, path: "/health", ca: Fs.readFileSync(cert) },
+            { host: "127.0.0.1", port: api.port, path: "/health", ca },
             (res) => {
               const authorized = (res.socket as import("node:tls").TLSSocket).authorized === true
               let data = ""

@@ -7,7 +7,7 @@ import { FillEvents } from "../../src/orders/FillEvents.ts"
 import { OrderExecutor } from "../../src/orders/OrderExecutor.ts"
 import { OrderService } from "../../src/orders/OrderService.ts"
 import { orderJson } from "../../src/orders/OrderView.ts"
-import { SignalQueue } from "../../src/orders/SignalQueue.ts"
+import { queuedOrder, SignalQueue } from "../../src/orders/SignalQueue.ts"
 import {
   exchangeRequestDuration,
   orderNotional,
@@ -17,9 +17,10 @@ import {
 } from "../../src/telemetry/metrics.ts"
 import { FAKE_SECRET, type FakeBingx, type FakeBingxOptions, makeFakeBingx } from "../fakes/bingx.ts"
 import { liveEnv } from "../support/bingx.ts"
-import { layerTestDatabase } from "../support/db.ts"
+import { layerTestDatabase, resetTables } from "../support/database.ts"
 import { orderStack, type StackOptions } from "../support/orderStack.ts"
-import { fillsOf, insertOrder, orderState, resetTables, waitForStatus } from "../support/orders.ts"
+import { fillsOf, insertOrder, orderState, waitForStatus } from "../support/orders.ts"
+import { TestClock } from "effect/testing"
 import * as Crypto from "node:crypto"
 
 type Stack = Layer.Success<ReturnType<typeof orderStack>>
@@ -55,7 +56,7 @@ const startProcess = (env: Record<string, string>, stack: StackOptions) =>
   })
 
 const offer = (orderId: string, symbol = "BTC-USDT") =>
-  SignalQueue.use((q) => q.offer({ orderId, symbol, enqueuedAt: Date.now(), parentSpan: undefined }))
+  Effect.flatMap(queuedOrder({ orderId, symbol }), (item) => SignalQueue.use((q) => q.offer(item)))
 
 const transitions = (status: string) =>
   Effect.map(Metric.value(Metric.withAttributes(orderTransitions, { symbol: "BTC-USDT", status })), (s) => Number(s.count))
@@ -379,6 +380,23 @@ layer(layerTestDatabase, { excludeTestServices: true, timeout: 120_000 })("order
         expect(firstEth).toBeLessThan(lastBtc)
       }), { env: { BINGX_TIMEOUT_MS: "2000" } }))
 
+  it.effect("queue wait: the consumer's histogram measures, on Effect's Clock, from the producer's stamp (TestClock)", () =>
+    withLive(() =>
+      Effect.gen(function*() {
+        // Not pending: the consumer measures the wait, finds nothing to do and returns (no exchange call, no sleep).
+        const id = yield* insertOrder({ quantity: "0.01", status: "filled" })
+        const executor = yield* OrderExecutor
+        const before = yield* Metric.value(signalQueueWait)
+        yield* Effect.gen(function*() {
+          const item = yield* queuedOrder({ orderId: id, symbol: "BTC-USDT" })
+          yield* TestClock.adjust("2500 millis")
+          yield* executor.execute(item)
+        }).pipe(Effect.provide(TestClock.layer()))
+        const after = yield* Metric.value(signalQueueWait)
+        expect(after.count - before.count).toBe(1)
+        expect(after.sum - before.sum).toBeCloseTo(2.5, 9)
+      }), { stack: { actor: false } }))
+
   it.effect("old orders expire instead of executing; late approvals expire in the sweep", () =>
     withLive((fake, sent) =>
       Effect.gen(function*() {
@@ -563,7 +581,8 @@ layer(layerTestDatabase, { excludeTestServices: true, timeout: 120_000 })("order
         yield* Effect.sleep("300 millis")
         const id = yield* insertOrder({ quantity: "0.01" })
         const webhook = yield* Effect.makeSpan("SignalService.ingest")
-        yield* SignalQueue.use((q) => q.offer({ orderId: id, symbol: "BTC-USDT", enqueuedAt: Date.now(), parentSpan: webhook }))
+        // Queued inside the webhook's span, as SignalService does after its commit.
+        yield* Effect.withParentSpan(offer(id), webhook)
         yield* waitForStatus([id], ["filled"])
         const handle = spans.filter((s) => s.name === "OrderService.handle_signal" && s.attributes.get("order.id") === id)
         expect(handle).toHaveLength(1)

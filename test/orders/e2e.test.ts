@@ -5,14 +5,11 @@
  * paper mode with no exchange configured. Plus the approval routes end to end.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, References, type Scope } from "effect"
-import type { SqlClient } from "effect/sql"
-import { AppConfig } from "../../src/config.ts"
-import { AppInfo, appLayer } from "../../src/main.ts"
-import { SignalQueue } from "../../src/orders/SignalQueue.ts"
+import { Effect, References } from "effect"
+import { queuedOrder, SignalQueue } from "../../src/orders/SignalQueue.ts"
 import { makeFakeBingx } from "../fakes/bingx.ts"
 import { liveEnv } from "../support/bingx.ts"
-import { testDatabaseEnv } from "../support/db.ts"
+import { startInProcessApp } from "../support/inProcessApp.ts"
 import { eventually, insertOrder, type SignalRow } from "../support/orders.ts"
 
 const TOKEN = "e2e-operator-token-0123456789"
@@ -31,12 +28,9 @@ const baseEnv = {
 /** Starts the app for `env` on a fresh test database; yields the API URL and a way to run effects inside it. */
 const startApp = (env: Record<string, string>) =>
   Effect.gen(function*() {
-    const dbEnv = yield* testDatabaseEnv
-    const context = yield* Layer.build(appLayer().pipe(Layer.provide(AppConfig.layerFrom({ ...baseEnv, ...dbEnv, ...env })))).pipe(
-      Effect.orDie
-    ) as Effect.Effect<Context.Context<AppInfo | SignalQueue | SqlClient.SqlClient>, never, Scope.Scope>
-    const info = Context.get(context, AppInfo)
-    const url = info.api!.url
+    const app = yield* Effect.orDie(startInProcessApp({ ...baseEnv, ...env }))
+    const context = app.context
+    const url = app.api!
     const call = (method: string, path: string, token: string | null = TOKEN) =>
       Effect.promise(async () => {
         const response = await fetch(`${url}${path}`, {
@@ -50,7 +44,8 @@ const startApp = (env: Record<string, string>) =>
       Effect.gen(function*() {
         const id = yield* insertOrder(row)
         if ((row.status ?? "pending") === "pending") {
-          yield* SignalQueue.use((q) => q.offer({ orderId: id, symbol: row.symbol ?? "BTC-USDT", enqueuedAt: Date.now(), parentSpan: undefined }))
+          const item = yield* queuedOrder({ orderId: id, symbol: row.symbol ?? "BTC-USDT" })
+          yield* SignalQueue.use((q) => q.offer(item))
         }
         return id
       }).pipe(Effect.provide(context))

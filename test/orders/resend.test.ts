@@ -7,12 +7,12 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect, References } from "effect"
 import { OrderRepo } from "../../src/orders/OrderRepo.ts"
-import { SignalQueue } from "../../src/orders/SignalQueue.ts"
+import { queuedOrder, SignalQueue } from "../../src/orders/SignalQueue.ts"
 import { makeFakeBingx } from "../fakes/bingx.ts"
 import { liveEnv } from "../support/bingx.ts"
-import { layerTestDatabase } from "../support/db.ts"
+import { layerTestDatabase, resetTables } from "../support/database.ts"
 import { orderStack } from "../support/orderStack.ts"
-import { insertOrder, resetTables, waitForStatus } from "../support/orders.ts"
+import { insertOrder, waitForStatus } from "../support/orders.ts"
 
 const ORDER = "/openApi/swap/v2/trade/order"
 
@@ -48,7 +48,8 @@ layer(layerTestDatabase, { excludeTestServices: true, timeout: 120_000 })("resen
           stopLoss: "60000.04",
           takeProfit: "70000.06"
         })
-        yield* SignalQueue.use((q) => q.offer({ orderId: id, symbol: "BTC-USDT", enqueuedAt: Date.now(), parentSpan: undefined }))
+        const item = yield* queuedOrder({ orderId: id, symbol: "BTC-USDT" })
+        yield* SignalQueue.use((q) => q.offer(item))
         yield* waitForStatus([id], ["filled"], "20 seconds")
         const posts = fake.requests(ORDER, "POST")
         expect(posts).toHaveLength(2)

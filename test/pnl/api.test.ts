@@ -4,13 +4,13 @@
  * gauges on `/metrics` and the status parts agree with each other and with a hand computation.
  */
 import { expect, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { AppConfig } from "../../src/config.ts"
-import { AppInfo, appLayer } from "../../src/main.ts"
+import { Effect } from "effect"
+import { AppInfo } from "../../src/main.ts"
 import { FillEvents } from "../../src/orders/FillEvents.ts"
 import { PnlService } from "../../src/pnl/PnlService.ts"
 import { CSV_COLUMNS } from "../../src/pnl/report.ts"
-import { realPostgresUrl, testDatabaseEnv } from "../support/db.ts"
+import { realPostgresUrl } from "../support/database.ts"
+import { layerInProcessApp } from "../support/inProcessApp.ts"
 import { balance, fakeExchangeState, insertFill, layerFakeExchange } from "./support.ts"
 
 const DB = realPostgresUrl ? "real Postgres" : "PGlite"
@@ -19,18 +19,10 @@ const TOKEN = "pnl-api-test-token-0123456789abcdef"
 const exchange = fakeExchangeState({ "BTC-USDT": "64000", "ETH-USDT": "2900" })
 exchange.balances = [balance("USDT", "10100", "9000")]
 
-const app = Layer.unwrap(Effect.gen(function*() {
-  const dbEnv = yield* testDatabaseEnv
-  const config = AppConfig.layerFrom({
-    ...dbEnv,
-    PORT: "0",
-    HOST: "127.0.0.1",
-    BOT_METRICS_ENABLED: "false",
-    API_TOKEN: TOKEN,
-    LOG_LEVEL: "warn"
-  })
-  return appLayer({ exchange: layerFakeExchange(exchange), announceToken: () => {} }).pipe(Layer.provideMerge(config))
-}))
+const app = layerInProcessApp(
+  { BOT_METRICS_ENABLED: "false", API_TOKEN: TOKEN, LOG_LEVEL: "warn" },
+  { exchange: layerFakeExchange(exchange) }
+)
 
 const request = (path: string, token: string | null = TOKEN) =>
   Effect.gen(function*() {

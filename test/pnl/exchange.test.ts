@@ -8,7 +8,7 @@ import { expect, layer } from "@effect/vitest"
 import { Clock, Effect, Fiber, Layer, Metric } from "effect"
 import { TestClock } from "effect/testing"
 import { PnlService } from "../../src/pnl/PnlService.ts"
-import { layerTestConfigAndDatabase, realPostgresUrl } from "../support/db.ts"
+import { layerTestConfigAndDatabase, realPostgresUrl } from "../support/database.ts"
 import {
   balance,
   type FakeExchangeState,

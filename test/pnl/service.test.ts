@@ -9,7 +9,7 @@ import { FillEvents } from "../../src/orders/FillEvents.ts"
 import { parseUnsafe, plain } from "../../src/domain/decimal.ts"
 import { PnlRepo } from "../../src/pnl/PnlRepo.ts"
 import { PnlService } from "../../src/pnl/PnlService.ts"
-import { layerTestConfigAndDatabase, realPostgresUrl } from "../support/db.ts"
+import { layerTestConfigAndDatabase, realPostgresUrl } from "../support/database.ts"
 import {
   fakeExchangeState,
   type FillSpec,

@@ -16,7 +16,7 @@
  *   not, is always answered, and is audited with who sent it.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Redacted } from "effect"
+import { Context, Effect, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import fc from "fast-check"
 import * as Fs from "node:fs"
@@ -29,13 +29,13 @@ import { Operator } from "../../src/api/middleware.ts"
 import { OPENAPI_PATH } from "../../src/api/server.ts"
 import { SignalsApi } from "../../src/api/Signals.ts"
 import { declaredRoutes } from "../../src/http/respond.ts"
-import { AppInfo, appLayer } from "../../src/main.ts"
 import { matchesAny, tokensEqual } from "../../src/security/tokens.ts"
 import { makeFakeBingx } from "../fakes/bingx.ts"
 import type { FakeMessage } from "../fakes/telegram.ts"
 import { FakeTelegram } from "../fakes/telegram.ts"
 import { liveEnv } from "../support/bingx.ts"
-import { tempDir, testDatabaseEnv } from "../support/db.ts"
+import { tempDir, testDatabaseEnv } from "../support/database.ts"
+import { startInProcessApp } from "../support/inProcessApp.ts"
 import { API_TOKEN, call, makeFakeTelegram, runningApp, sleep, until, WEBHOOK_TOKEN, WEBHOOK_TOKEN_NEXT } from "./support.ts"
 
 const SRC = Path.resolve(import.meta.dirname, "../../src")
@@ -96,26 +96,18 @@ describe("token comparison", () => {
 /** The app in this process (role all, Telegram in webhook mode: every route there is is served). */
 const allRoutesApp = Effect.gen(function*() {
   const telegram = yield* makeFakeTelegram
-  const dbEnv = yield* testDatabaseEnv
-  const config = AppConfig.layerFrom({
+  const app = yield* startInProcessApp({
     ROLE: "all",
-    HOST: "127.0.0.1",
-    PORT: "0",
-    BOT_METRICS_HOST: "127.0.0.1",
-    BOT_METRICS_PORT: "0",
     API_TOKEN,
     TRADINGVIEW_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
     LOG_LEVEL: "none",
-    BINGX_BASE_URL: "http://127.0.0.1:1",
     TELEGRAM_BOT_TOKEN: telegram.token,
     TELEGRAM_API_ROOT: telegram.apiRoot,
     TELEGRAM_ADMIN_IDS: "42",
     TELEGRAM_WEBHOOK_URL: "https://bot.example.com/tg/updates",
-    TELEGRAM_WEBHOOK_SECRET: "hook_secret-1",
-    ...dbEnv
-  })
-  const context = yield* Layer.build(appLayer({ telegram: FAST }).pipe(Layer.provide(config)))
-  return Context.get(context, AppInfo)
+    TELEGRAM_WEBHOOK_SECRET: "hook_secret-1"
+  }, { telegram: FAST })
+  return app.info
 })
 
 const concrete = (path: string) => path.replace(/:[A-Za-z]+/g, "1").replace("/*", "/anything")
@@ -409,27 +401,19 @@ describe("Telegram: strangers and forged buttons", () => {
   it.live("forged callback data (fuzzed) from an admin or a stranger: always answered, audited with the sender, nothing changed it should not", () =>
     Effect.gen(function*() {
       const telegram = yield* makeFakeTelegram
-      const dbEnv = yield* testDatabaseEnv
-      const config = AppConfig.layerFrom({
+      const app = yield* startInProcessApp({
         ROLE: "all",
-        HOST: "127.0.0.1",
-        PORT: "0",
-        BOT_METRICS_HOST: "127.0.0.1",
-        BOT_METRICS_PORT: "0",
         API_TOKEN,
         TRADINGVIEW_WEBHOOK_TOKEN: WEBHOOK_TOKEN,
         LOG_LEVEL: "none",
-        BINGX_BASE_URL: "http://127.0.0.1:1",
         AUTO_TRADE_ENABLED: "true",
         MANUAL_CONFIRMATION_REQUIRED: "true",
         TELEGRAM_BOT_TOKEN: telegram.token,
         TELEGRAM_API_ROOT: telegram.apiRoot,
-        TELEGRAM_ADMIN_IDS: "42",
-        ...dbEnv
-      })
-      const context = yield* Layer.build(appLayer({ telegram: FAST }).pipe(Layer.provide(config)))
-      const api = Context.get(context, AppInfo).api!.url
-      const sql = Context.get(context, SqlClient.SqlClient)
+        TELEGRAM_ADMIN_IDS: "42"
+      }, { telegram: FAST })
+      const api = app.api!
+      const sql = Context.get(app.context, SqlClient.SqlClient)
       const admin = { id: 42, username: "alice", first_name: "Alice" }
       const stranger = { id: 666, username: "mallory", first_name: "Mallory" }
       const result = yield* Effect.promise(async () => {

@@ -21,7 +21,7 @@ import { AppConfig } from "../../src/config.ts"
 import * as Database from "../../src/db/Database.ts"
 import { type FakeBingx } from "../fakes/bingx.ts"
 import { liveEnv } from "../support/bingx.ts"
-import { MAIN } from "../support/process.ts"
+import { MAIN } from "../support/childProcessApp.ts"
 
 export const WEBHOOK_TOKEN = "chaos-webhook-token-0123456789"
 export const API_TOKEN = "chaos-api-token-0123456789"

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { makeFakeBingx } from "../fakes/bingx.ts"
-import { testDatabaseEnv } from "../support/db.ts"
+import { testDatabaseEnv } from "../support/database.ts"
 import { runChaos, summary, violations } from "./chaos.ts"
 
 const kills = Math.max(3, Number(process.env.CHAOS_KILLS ?? "3"))

@@ -14,9 +14,9 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import { parseBody } from "../../src/domain/webhookBody.ts"
 import { decodeSignals } from "../../src/domain/signal.ts"
-import { testDatabaseEnv } from "../support/db.ts"
+import { testDatabaseEnv } from "../support/database.ts"
 import { type FuzzRequest, operatorRequest, webhookRequest } from "./fuzz.ts"
-import type { RunningApp } from "../support/process.ts"
+import type { ChildProcessApp } from "../support/childProcessApp.ts"
 import { API_TOKEN, makeFakeTelegram, runningApp, sleep, until, WEBHOOK_TOKEN } from "./support.ts"
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? "10000")
@@ -188,7 +188,7 @@ const trickle = (socket: Net.Socket, text: string, everyMs: number) => {
   socket.on("close", () => clearInterval(timer))
 }
 
-const withApp = (f: (app: RunningApp, base: string) => Promise<void>) =>
+const withApp = (f: (app: ChildProcessApp, base: string) => Promise<void>) =>
   Effect.gen(function*() {
     const telegram = yield* makeFakeTelegram
     const database = yield* testDatabaseEnv

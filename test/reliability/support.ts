@@ -6,8 +6,8 @@ import { Effect, type Scope } from "effect"
 import type { FakeBingx } from "../fakes/bingx.ts"
 import { FakeTelegram } from "../fakes/telegram.ts"
 import { liveEnv } from "../support/bingx.ts"
-import { testDatabaseEnv } from "../support/db.ts"
-import { type RunningApp, startApp } from "../support/process.ts"
+import { testDatabaseEnv } from "../support/database.ts"
+import { childProcessApp, type ChildProcessApp } from "../support/childProcessApp.ts"
 
 export const WEBHOOK_TOKEN = "rel-webhook-token-0123456789"
 export const WEBHOOK_TOKEN_NEXT = "rel-webhook-next-token-9876543210"
@@ -52,15 +52,12 @@ export const makeFakeTelegram = Effect.acquireRelease(
   (t) => Effect.promise(() => t.close())
 )
 
-/** The real process, stopped (SIGKILL if it hangs) with the scope. */
+/** The real process (`--role api` unless told), listening, stopped with the scope. */
 export const runningApp = (env: Readonly<Record<string, string>>, args: ReadonlyArray<string> = ["--role", "api"]) =>
-  Effect.acquireRelease(
-    Effect.promise(() => startApp({ env, args, waitFor: ["api"], timeoutMs: 60_000 })),
-    (app) => Effect.promise(() => app.stop("SIGTERM", 20_000).catch(() => app.stop("SIGKILL")))
-  )
+  childProcessApp({ env, args, waitFor: ["api"], timeoutMs: 60_000 })
 
 export interface LiveApp {
-  readonly app: RunningApp
+  readonly app: ChildProcessApp
   readonly url: string
   readonly telegram: FakeTelegram | undefined
   /** POSTs an alert (object → JSON) to the webhook with the token in the body. */

@@ -6,12 +6,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { execFileSync } from "node:child_process"
-import * as Fs from "node:fs"
 import * as Https from "node:https"
-import * as Path from "node:path"
 import * as Tls from "node:tls"
-import { tempDir, testDatabaseEnv } from "../support/db.ts"
+import { selfSignedCertificate } from "../support/tls.ts"
+import { testDatabaseEnv } from "../support/database.ts"
 import { API_TOKEN, runningApp, WEBHOOK_TOKEN } from "./support.ts"
 
 interface Answer {
@@ -56,13 +54,7 @@ const handshake = (port: number, ca: Buffer, version: Tls.SecureVersion) =>
 describe("transport on the real process", () => {
   it.live("HTTPS on PORT: health, webhook and operator API over TLS; FORCE_HTTPS and ALLOWED_HOSTS; no plain HTTP; nothing below TLS 1.2", () =>
     Effect.gen(function*() {
-      const dir = yield* tempDir()
-      const cert = Path.join(dir, "cert.pem")
-      const key = Path.join(dir, "key.pem")
-      execFileSync("openssl", [
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"
-      ], { stdio: "ignore" })
+      const { ca, cert, key } = yield* selfSignedCertificate
       const database = yield* testDatabaseEnv
       const app = yield* runningApp({
         ...database,
@@ -77,7 +69,6 @@ describe("transport on the real process", () => {
       })
       expect(app.apiUrl!.startsWith("https://127.0.0.1:")).toBe(true)
       const port = Number(new URL(app.apiUrl!).port)
-      const ca = Fs.readFileSync(cert)
       yield* Effect.promise(async () => {
         const host = { host: "bot.example.com" }
         expect((await httpsRequest(port, ca, { path: "/health", headers: host })).status).toBe(200)

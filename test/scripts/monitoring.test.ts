@@ -20,7 +20,7 @@ import {
 } from "../../scripts/lib/monitoring.ts"
 import { metricNames, variableQueryMetricNames } from "../../scripts/lib/promql.ts"
 import { catalog } from "../../src/telemetry/metrics.ts"
-import { scrapeText, startApp } from "../support/appUnderTest.ts"
+import { scrapeText, startInProcessApp } from "../support/inProcessApp.ts"
 
 /** Starting the app (embedded database) can take a while on a loaded machine. */
 const APP_TIMEOUT = 120_000
@@ -201,7 +201,7 @@ describe("monitoring/", () => {
 
   it.live("every referenced name is exported by the running app; the seed's broken names are not", () =>
     Effect.scoped(Effect.gen(function*() {
-      const app = yield* startApp()
+      const app = yield* startInProcessApp()
       const backend = parseExposition(yield* scrapeText(`${app.api}/metrics`))
       const bot = parseExposition(yield* scrapeText(`${app.botMetrics}/metrics`))
       expect(unexported(referencedNames(monitoring), [backend, bot])).toEqual([])

@@ -5,7 +5,7 @@ import { AuditLog } from "../../src/audit/AuditLog.ts"
 import { AppConfig } from "../../src/config.ts"
 import * as Database from "../../src/db/Database.ts"
 import { BotSettings, type BotSettingsValue, initialOrderStatus } from "../../src/settings/BotSettings.ts"
-import { testDatabaseEnv } from "../support/db.ts"
+import { testDatabaseEnv } from "../support/database.ts"
 
 const settingsLayer = (env: Record<string, string>) =>
   BotSettings.layer.pipe(

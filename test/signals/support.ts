@@ -1,15 +1,13 @@
 /**
- * The real application (src/main.ts `appLayer`, role api) on a fresh test database (PGlite, or
- * TEST_DATABASE_URL), listening on 127.0.0.1 port 0, with notifications, logs and start-up prints
- * captured in memory. Tests call it over HTTP with fetch.
+ * The webhook tests' app: the in-process app (test/support/inProcessApp.ts, role api, order actor
+ * off) with notifications, logs and start-up prints captured in memory; helpers to call it over
+ * HTTP and to read what it stored and queued.
  */
 import { Context, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
-import { AppConfig } from "../../src/config.ts"
-import { AppInfo, appLayer } from "../../src/main.ts"
 import { type Notification, Notifier } from "../../src/notify/Notifier.ts"
 import { SignalQueue, type QueuedOrder } from "../../src/orders/SignalQueue.ts"
-import { testDatabaseEnv } from "../support/db.ts"
+import { startInProcessApp } from "../support/inProcessApp.ts"
 
 export const WEBHOOK_TOKEN = "tv-test-token-0123456789"
 export const NEXT_WEBHOOK_TOKEN = "tv-next-token-9876543210"
@@ -34,32 +32,23 @@ export const BASE_ENV: Readonly<Record<string, string>> = {
   LOG_LEVEL: "debug"
 }
 
-/** The app for `env` (merged over BASE_ENV; a key set to "" is removed). */
-export const layerTestApp = (env: Readonly<Record<string, string>> = {}) =>
-  Layer.unwrap(Effect.gen(function*() {
-    const dbEnv = yield* testDatabaseEnv
-    const merged: Record<string, string> = { ...BASE_ENV, ...env, ...dbEnv }
-    for (const [k, v] of Object.entries(merged)) if (v === "") delete merged[k]
-    const notifications: Array<Notification> = []
-    const logs: Array<string> = []
-    const printed: Array<string> = []
-    const app = appLayer({
+/** The app for `env` (merged over BASE_ENV; a key set to "" is removed), with the order actor off. */
+export const layerTestApp = (env: Readonly<Record<string, string>> = {}) => {
+  const notifications: Array<Notification> = []
+  return Layer.effectContext(Effect.map(
+    startInProcessApp({ ...BASE_ENV, ...env }, {
       // The order actor is off: these tests look at what ingest put on the queue.
       orders: { actor: false },
-      logSink: (line) => void logs.push(line),
-      notifier: Notifier.layerMemory(notifications),
-      printAlertSetup: (text) => void printed.push(text),
-      announceToken: (variable, token) => void printed.push(`${variable}=${token}`)
-    })
-    const info = Layer.effect(
-      TestApp,
-      Effect.map(AppInfo, (i) => TestApp.of({ url: i.api!.url, notifications, logs, printed }))
-    )
-    return info.pipe(
-      Layer.provideMerge(app),
-      Layer.provideMerge(AppConfig.layerFrom(merged))
-    )
-  }))
+      notifier: Notifier.layerMemory(notifications)
+    }),
+    (app) =>
+      Context.add(
+        app.context,
+        TestApp,
+        TestApp.of({ url: app.api!, notifications, logs: app.lines as Array<string>, printed: app.printed as Array<string> })
+      )
+  ))
+}
 
 export interface Reply {
   readonly status: number

@@ -1,6 +1,6 @@
 /**
  * Once per `vitest` run: a temp directory the test files share (e.g. the migrated PGlite template
- * of test/support/databases.ts, built lazily by the first file that needs it), removed at the end.
+ * of test/support/database.ts, built lazily by the first file that needs it), removed at the end.
  */
 import * as Fs from "node:fs"
 import * as Os from "node:os"

@@ -1,18 +1,8 @@
 /**
- * Shared helpers for the order-execution tests: a database per test file (reset between tests),
- * rows inserted the way the webhook inserts them, and polling for asynchronous outcomes.
+ * Shared helpers for the order-execution tests: rows inserted the way the webhook inserts them, and polling for asynchronous outcomes.
  */
 import { Duration, Effect } from "effect"
 import { SqlClient } from "effect/sql"
-
-/** Empties every table the order tests write (the database stays migrated). */
-export const resetTables = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql.unsafe(
-    `TRUNCATE audit_log, fills, orders, signals, positions, balances, bot_sessions, users, settings,
-      paper_account, paper_positions, paper_orders, paper_triggers, paper_settings RESTART IDENTITY CASCADE`
-  )
-})
 
 export interface SignalRow {
   readonly symbol?: string

@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { parseExposition } from "../../scripts/lib/exposition.ts"
 import { catalog } from "../../src/telemetry/metrics.ts"
-import { startApp, scrapeText } from "../support/appUnderTest.ts"
+import { startInProcessApp, scrapeText } from "../support/inProcessApp.ts"
 import { makeOtlpReceiver, SpanKind } from "../support/otlp.ts"
 
 const SECRETS = {
@@ -30,7 +30,7 @@ describe("the running app", () => {
     Effect.gen(function*() {
       const receiver = yield* makeOtlpReceiver
       const { lines, backendText, botText } = yield* Effect.scoped(Effect.gen(function*() {
-        const app = yield* startApp({
+        const app = yield* startInProcessApp({
           ...SECRETS,
           LOG_LEVEL: "trace",
           TELEMETRY_ENABLED: "true",
@@ -105,7 +105,7 @@ describe("the running app", () => {
     Effect.gen(function*() {
       const receiver = yield* makeOtlpReceiver
       yield* Effect.scoped(Effect.gen(function*() {
-        const app = yield* startApp({ TELEMETRY_OTLP_ENDPOINT: receiver.url, TELEMETRY_SAMPLE_RATIO: "1" })
+        const app = yield* startInProcessApp({ TELEMETRY_OTLP_ENDPOINT: receiver.url, TELEMETRY_SAMPLE_RATIO: "1" })
         yield* scrapeText(`${app.api}/metrics`)
         const missing = yield* Effect.promise(() => fetch(`${app.api}/nope`))
         expect(missing.status).toBe(404)
@@ -117,7 +117,7 @@ describe("the running app", () => {
     Effect.gen(function*() {
       const receiver = yield* makeOtlpReceiver
       yield* Effect.scoped(Effect.gen(function*() {
-        const app = yield* startApp({ ROLE: "bot", TELEMETRY_ENABLED: "true", TELEMETRY_OTLP_ENDPOINT: receiver.url })
+        const app = yield* startInProcessApp({ ROLE: "bot", TELEMETRY_ENABLED: "true", TELEMETRY_OTLP_ENDPOINT: receiver.url })
         expect(app.api).toBeUndefined()
         const text = yield* scrapeText(`${app.botMetrics}/metrics`)
         const names = parseExposition(text).families
@@ -127,7 +127,7 @@ describe("the running app", () => {
       const started = receiver.logs().find((l) => String(l.body).startsWith("tvtelegrambingx started: role=bot"))
       expect(started?.resource).toMatchObject({ "service.name": "tvtelegrambingx-bot", "service.namespace": "tvtelegrambingx" })
       yield* Effect.scoped(Effect.gen(function*() {
-        const app = yield* startApp({ BOT_METRICS_ENABLED: "false" })
+        const app = yield* startInProcessApp({ BOT_METRICS_ENABLED: "false" })
         expect(app.botMetrics).toBeUndefined()
         expect(app.api).toBeDefined()
         expect(app.lines.some((l) => l.includes("bot metrics exporter disabled"))).toBe(true)

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Option, type Tracer } from "effect"
-import { SignalQueue, type QueuedOrder } from "../../src/orders/SignalQueue.ts"
+import { type QueuedOrder, queuedOrder, SignalQueue, sweptOrder } from "../../src/orders/SignalQueue.ts"
 import { continueQueuedTrace, spanForQueue } from "../../src/telemetry/queueTrace.ts"
 
 const parentId = (span: Tracer.Span) => Option.getOrUndefined(Option.map(span.parent, (p) => p.spanId))
@@ -25,8 +25,7 @@ describe("queue hop", () => {
       const consumer = yield* Effect.forkChild(consumeOne)
       const producerSpan = yield* Effect.fn("SignalService.ingest")(function*() {
         const queue = yield* SignalQueue
-        const parentSpan = yield* spanForQueue
-        yield* queue.offer({ orderId: "7", symbol: "BTC-USDT", enqueuedAt: Date.now(), parentSpan })
+        yield* queue.offer(yield* queuedOrder({ orderId: "7", symbol: "BTC-USDT" }))
         return yield* Effect.currentSpan
       })()
       const consumerSpan = yield* Fiber.join(consumer)
@@ -39,7 +38,7 @@ describe("queue hop", () => {
     Effect.gen(function*() {
       const queue = yield* SignalQueue
       const producerSpan = yield* Effect.fn("SignalService.ingest")(function*() {
-        yield* queue.offer({ orderId: "8", symbol: "ETH-USDT", enqueuedAt: Date.now(), parentSpan: yield* spanForQueue })
+        yield* queue.offer(yield* queuedOrder({ orderId: "8", symbol: "ETH-USDT" }))
         return yield* Effect.currentSpan
       })()
       const consumerSpan = yield* consumeOne.pipe(Effect.withSpan("OrderService.loop"))
@@ -52,7 +51,8 @@ describe("queue hop", () => {
       const queue = yield* SignalQueue
       // outside any span there is nothing to carry
       expect(yield* spanForQueue).toBeUndefined()
-      yield* queue.offer({ orderId: "9", symbol: "SOL-USDT", enqueuedAt: Date.now(), parentSpan: undefined })
+      // inside one (the sweep runs in `OrderService.reconcile`) a swept order still carries none
+      yield* Effect.flatMap(sweptOrder({ orderId: "9", symbol: "SOL-USDT" }), queue.offer).pipe(Effect.withSpan("OrderService.reconcile"))
       const consumerSpan = yield* consumeOne
       expect(consumerSpan.name).toBe("OrderService.handle_signal")
       expect(parentId(consumerSpan)).toBeUndefined()

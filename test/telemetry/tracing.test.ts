@@ -8,10 +8,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Metric, Option, Redacted } from "effect"
 import { FetchHttpClient, HttpClient, HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
 import * as Http from "node:http"
-import { SignalQueue, type QueuedOrder } from "../../src/orders/SignalQueue.ts"
+import { type QueuedOrder, queuedOrder, SignalQueue } from "../../src/orders/SignalQueue.ts"
 import { layerLogger } from "../../src/telemetry/logger.ts"
 import { signalsIngested } from "../../src/telemetry/metrics.ts"
-import { continueQueuedTrace, spanForQueue } from "../../src/telemetry/queueTrace.ts"
+import { continueQueuedTrace } from "../../src/telemetry/queueTrace.ts"
 import { layerTelemetry, layerUntracedProbes, otlpUrl } from "../../src/telemetry/tracing.ts"
 import { expectTraceChain, makeOtlpReceiver, type OtlpReceiver, SpanKind, spanNamed } from "../support/otlp.ts"
 
@@ -58,7 +58,7 @@ const waitUntil = (condition: () => boolean, what: string, timeoutMs = 10_000) =
 
 /**
  * The webhook → queue → actor → exchange pipeline in miniature, with the real helpers: the
- * producer puts `spanForQueue` on the item, the consumer runs `continueQueuedTrace(item)`.
+ * producer queues a `queuedOrder` (it carries `spanForQueue`), the consumer runs `continueQueuedTrace(item)`.
  */
 const runPipeline = (options: {
   readonly sampleRatio: number
@@ -96,7 +96,7 @@ const runPipeline = (options: {
       yield* Effect.annotateCurrentSpan({ symbol, action: "buy" })
       yield* Effect.logInfo("signal accepted")
       const queue = yield* SignalQueue
-      return yield* queue.offer({ orderId: "42", symbol, enqueuedAt: Date.now(), parentSpan: yield* spanForQueue })
+      return yield* queue.offer(yield* queuedOrder({ orderId: "42", symbol }))
     })
     const webhook = HttpRouter.add(
       "POST",

@@ -6,8 +6,7 @@ import { ExchangeEvents } from "../../../src/exchange/ExchangeEvents.ts"
 import * as Paper from "../../../src/exchange/paper/PaperExchange.ts"
 import { type FakeBingx, makeFakeBingx } from "../../fakes/bingx.ts"
 import { AppConfig } from "../../../src/config.ts"
-import { layerTestDatabase } from "../../support/db.ts"
-import { resetTables } from "../../support/orders.ts"
+import { layerTestDatabase, resetTables } from "../../support/database.ts"
 
 const D = BigDecimal.fromStringUnsafe
 const eq = (a: BigDecimal.BigDecimal | undefined, b: string) => {

@@ -13,8 +13,7 @@ import { ExchangeEvents } from "../../../src/exchange/ExchangeEvents.ts"
 import * as Paper from "../../../src/exchange/paper/PaperExchange.ts"
 import { PUBLIC_TIMEOUT_MS, SLOW_MS } from "../../../src/exchange/paper/PublicMarket.ts"
 import { type FakeBingx, makeFakeBingx } from "../../fakes/bingx.ts"
-import { layerTestDatabase } from "../../support/db.ts"
-import { resetTables } from "../../support/orders.ts"
+import { layerTestDatabase, resetTables } from "../../support/database.ts"
 
 const D = BigDecimal.fromStringUnsafe
 const OFFLINE = "http://127.0.0.1:1"

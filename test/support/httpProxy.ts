@@ -1,11 +1,8 @@
 /**
- * Loopback proxies that tests put between two real parts of the system, to see what passes and to
- * cut the link at will (an outage without stopping anything):
- * - `startHttpProxy`: HTTP in front of a server (e.g. the bot process → the api process); records
- *   every request it forwards. Its target may be given later: until then it refuses connections,
- *   like a server that is not listening yet.
- * - `startTcpProxy`: raw TCP in front of a server (e.g. the app → its database).
- * Down: every open connection is cut and new ones are closed at once (the client sees a reset).
+ * A loopback HTTP proxy in front of a server (e.g. the bot process → the api process) that records
+ * every request it forwards and can be taken down (`setDown(true)`: open connections are cut, new
+ * ones closed at once). Its target may be given later: until then it refuses connections, like a
+ * server that is not listening yet. For raw TCP (a database) use tcpProxy.ts.
  */
 import * as Http from "node:http"
 import * as Net from "node:net"
@@ -72,60 +69,6 @@ export const startHttpProxy = async (): Promise<HttpProxy> => {
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy()
-        server.close(() => resolve())
-      })
-  }
-}
-
-export interface TcpProxy {
-  readonly host: string
-  readonly port: number
-  readonly setDown: (down: boolean) => void
-  readonly close: () => Promise<void>
-}
-
-export const startTcpProxy = async (targetHost: string, targetPort: number): Promise<TcpProxy> => {
-  const pairs = new Set<{ readonly client: Net.Socket; readonly upstream: Net.Socket }>()
-  let down = false
-  const server = Net.createServer((client) => {
-    if (down) {
-      client.destroy()
-      return
-    }
-    const upstream = Net.connect(targetPort, targetHost)
-    const pair = { client, upstream }
-    pairs.add(pair)
-    const end = () => {
-      pairs.delete(pair)
-      client.destroy()
-      upstream.destroy()
-    }
-    client.on("error", end).on("close", end)
-    upstream.on("error", end).on("close", end)
-    client.pipe(upstream)
-    upstream.pipe(client)
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  return {
-    host: "127.0.0.1",
-    port: (server.address() as Net.AddressInfo).port,
-    setDown: (value) => {
-      down = value
-      if (value) {
-        for (const { client, upstream } of pairs) {
-          client.destroy()
-          upstream.destroy()
-        }
-        pairs.clear()
-      }
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        down = true
-        for (const { client, upstream } of pairs) {
-          client.destroy()
-          upstream.destroy()
-        }
         server.close(() => resolve())
       })
   }

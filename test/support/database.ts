@@ -1,22 +1,97 @@
 /**
- * Fresh databases for tests that start the app many times (one per scenario), cheaply:
- * - PGlite: a migrated data directory is made once per test process and copied for each use
- *   (creating a PGlite cluster takes seconds; opening a copy takes a fraction of one);
- * - real Postgres (`TEST_DATABASE_URL`): a new database on that server, dropped on release.
- * `freshDatabaseEnv` is for a child process (DATA_DIR or DATABASE_URL); `proxiedDatabase` serves
- * the database to an in-process app through a TCP proxy the test can cut.
+ * The one database helper of the tests. Every use gets a fresh, migrated database of its own:
+ * - `TEST_DATABASE_URL` set → a new database `tvtb_test_<random>` on that server, dropped on release;
+ * - otherwise → embedded PGlite: a migrated data directory is built once per run (the test files
+ *   share it through test/support/globalSetup.ts) and copied for each use (creating a PGlite
+ *   cluster takes seconds; opening a copy takes a fraction of one).
+ *
+ * Which to use:
+ * - `layerTestDatabase` / `layerTestConfigAndDatabase(env)`: a layer (AppConfig + migrated
+ *   database services) for repository and service tests (`layer(...)` of @effect/vitest);
+ * - `testDatabaseEnv`: scoped DATABASE_URL or DATA_DIR for an app the test starts itself;
+ * - `freshDatabaseEnv`: the same as a promise (for harnesses outside Effect, child processes);
+ * - `proxiedDatabase`: a fresh database an in-process app reaches through a TCP proxy the test can cut;
+ * - `resetTables`: empties every table between the tests of one file sharing a database.
  */
 import { PGlite } from "@electric-sql/pglite"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
+import { PgClient } from "@effect/sql-pg"
 import { Effect, Exit, Layer, Logger, Redacted, Scope } from "effect"
+import { SqlClient } from "effect/sql"
 import { inject } from "vitest"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { AppConfig } from "../../src/config.ts"
 import * as Database from "../../src/db/Database.ts"
-import { freshPostgresDatabase, realPostgresUrl } from "./db.ts"
-import { startTcpProxy, type TcpProxy } from "./proxies.ts"
+import { startTcpProxy, type TcpProxy } from "./tcpProxy.ts"
+
+export const realPostgresUrl = process.env.TEST_DATABASE_URL
+
+export const tempDir = (prefix = "tvtb-test-") =>
+  Effect.acquireRelease(
+    Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), prefix))),
+    (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+  )
+
+const adminQuery = (baseUrl: string, statement: string) =>
+  Effect.flatMap(PgClient.PgClient, (admin) => admin.unsafe(statement)).pipe(
+    Effect.provide(PgClient.layer({ url: Redacted.make(baseUrl), maxConnections: 1 }))
+  )
+
+/** Creates a fresh database on TEST_DATABASE_URL's server; yields its URL; drops it on release. */
+export const freshPostgresDatabase = (baseUrl: string) =>
+  Effect.acquireRelease(
+    Effect.gen(function*() {
+      const name = `tvtb_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+      yield* adminQuery(baseUrl, `CREATE DATABASE ${name}`)
+      const url = new URL(baseUrl)
+      url.pathname = `/${name}`
+      return { name, url: url.toString() }
+    }),
+    ({ name }) =>
+      adminQuery(baseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).pipe(Effect.ignore)
+  ).pipe(Effect.orDie)
+
+/**
+ * Environment for `AppConfig.layerFrom` pointing at a fresh test database: `DATABASE_URL` for real
+ * Postgres, `DATA_DIR` (temp) for PGlite. Scoped: the database is removed when the scope closes.
+ */
+export const testDatabaseEnv = Effect.gen(function*() {
+  if (realPostgresUrl !== undefined) {
+    const db = yield* freshPostgresDatabase(realPostgresUrl)
+    return { DATABASE_URL: db.url } as Record<string, string>
+  }
+  const dir = yield* Effect.acquireRelease(
+    Effect.promise(copyOfMigratedPglite),
+    (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+  )
+  return { DATA_DIR: dir } as Record<string, string>
+})
+
+/**
+ * AppConfig (from `env` plus a fresh test database) and the migrated database services.
+ * `env` must not set DATABASE_URL or DATA_DIR.
+ */
+export const layerTestConfigAndDatabase = (env: Readonly<Record<string, string>> = {}) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const dbEnv = yield* testDatabaseEnv
+    const config = AppConfig.layerFrom({ ...env, ...dbEnv })
+    return Database.layer.pipe(Layer.provideMerge(config))
+  }))
+
+/** Just the migrated database (with a default test configuration). */
+export const layerTestDatabase = layerTestConfigAndDatabase()
+
+/** Empties every table the order tests write (the database stays migrated). */
+export const resetTables = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.unsafe(
+    `TRUNCATE audit_log, fills, orders, signals, positions, pnl_positions, balances, bot_sessions, users, settings,
+      paper_account, paper_positions, paper_orders, paper_triggers, paper_settings RESTART IDENTITY CASCADE`
+  )
+})
+
 
 const quiet = Logger.layer([])
 
@@ -106,7 +181,7 @@ export const proxiedDatabase = async (): Promise<ProxiedDatabase> => {
   if (realPostgresUrl !== undefined) {
     const db = await freshPostgres(realPostgresUrl)
     const url = new URL(db.url)
-    const proxy = await startTcpProxy(url.hostname, Number(url.port || 5432))
+    const proxy = await startTcpProxy(Number(url.port || 5432))
     url.hostname = proxy.host
     url.port = String(proxy.port)
     return {
@@ -124,7 +199,7 @@ export const proxiedDatabase = async (): Promise<ProxiedDatabase> => {
   const server = new PGLiteSocketServer({ db: pglite, host: "127.0.0.1", port: 0 })
   await server.start()
   const conn = server.getServerConn()
-  const proxy = await startTcpProxy("127.0.0.1", Number(conn.slice(conn.lastIndexOf(":") + 1)))
+  const proxy = await startTcpProxy(Number(conn.slice(conn.lastIndexOf(":") + 1)))
   return {
     env: { DATA_DIR: dir },
     proxy,

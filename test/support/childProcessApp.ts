@@ -1,13 +1,20 @@
 /**
- * Runs the real service as a child process (what `npm start` runs: `node src/main.ts`) on free
- * ports, and reads its JSON log lines to learn where it listens.
+ * The one child-process starter: the real service as its own process (what `npm start` runs:
+ * `node src/main.ts`), on 127.0.0.1 with ports chosen by the OS; its JSON log lines tell where it
+ * listens. For start-up, signals, exit codes, memory limits and crashes; for everything else the
+ * in-process app (inProcessApp.ts) is faster and lets the test read the app's services.
+ * - `startChildProcessApp`: started and listening (a promise); `stop` sends a signal, SIGKILL if it hangs;
+ * - `childProcessApp`: the same in an Effect scope, stopped with the scope;
+ * - `runChildProcessToExit`: runs the CLI to its end (start-up errors, `--help`).
+ * The child gets only PATH, HOME and what the test gives (no variable of this process leaks in).
  */
+import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Path from "node:path"
 
 export const MAIN = Path.resolve(import.meta.dirname, "../../src/main.ts")
 
-export interface RunningApp {
+export interface ChildProcessApp {
   readonly child: ChildProcess
   /** Every stdout line so far. */
   readonly stdout: Array<string>
@@ -20,7 +27,7 @@ export interface RunningApp {
   readonly exited: Promise<number | null>
 }
 
-export interface StartOptions {
+export interface ChildProcessOptions {
   readonly env: Readonly<Record<string, string>>
   readonly args?: ReadonlyArray<string>
   /** Resolve once these listeners are up (default: depends on --role / ROLE). */
@@ -32,7 +39,7 @@ export interface StartOptions {
 const API_RE = /API listening on (https?:\/\/[^\s]+) /
 const BOT_RE = /bot metrics exporter listening on (https?:\/\/[^\s]+)\/metrics/
 
-export const startApp = (options: StartOptions): Promise<RunningApp> =>
+export const startChildProcessApp = (options: ChildProcessOptions): Promise<ChildProcessApp> =>
   new Promise((resolve, reject) => {
     const role = (() => {
       const args = options.args ?? []
@@ -60,10 +67,10 @@ export const startApp = (options: StartOptions): Promise<RunningApp> =>
     const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)))
     const timer = setTimeout(() => {
       child.kill("SIGKILL")
-      reject(new Error(`app did not start within ${options.timeoutMs ?? 30_000} ms\n${stdout.join("\n")}\n${stderr.join("\n")}`))
-    }, options.timeoutMs ?? 30_000)
+      reject(new Error(`app did not start within ${options.timeoutMs ?? 60_000} ms\n${stdout.join("\n")}\n${stderr.join("\n")}`))
+    }, options.timeoutMs ?? 60_000)
     const ready = () => waitFor.every((w) => (w === "api" ? apiUrl : botMetricsUrl) !== undefined)
-    const app: RunningApp = {
+    const app: ChildProcessApp = {
       child,
       stdout,
       stderr,
@@ -117,7 +124,7 @@ export const startApp = (options: StartOptions): Promise<RunningApp> =>
   })
 
 /** Runs the CLI to completion (for start-up errors); resolves with its exit code and output. */
-export const runApp = (env: Readonly<Record<string, string>>, args: ReadonlyArray<string> = [], timeoutMs = 30_000) =>
+export const runChildProcessToExit = (env: Readonly<Record<string, string>>, args: ReadonlyArray<string> = [], timeoutMs = 30_000) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], {
       cwd: Path.resolve(import.meta.dirname, "../.."),
@@ -137,3 +144,10 @@ export const runApp = (env: Readonly<Record<string, string>>, args: ReadonlyArra
       resolve({ code, stdout, stderr })
     })
   })
+
+/** `startChildProcessApp` in a scope: stopped (SIGTERM, then SIGKILL if it hangs) when the scope closes. */
+export const childProcessApp = (options: ChildProcessOptions) =>
+  Effect.acquireRelease(
+    Effect.promise(() => startChildProcessApp(options)),
+    (app) => Effect.promise(() => app.stop("SIGTERM", 20_000).catch(() => app.stop("SIGKILL")))
+  )
