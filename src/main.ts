@@ -160,6 +160,9 @@ const announceStart = (config: AppConfigShape) =>
     for (const { variable, why } of config.ignored) {
       yield* Effect.logWarning(`${variable} is set but has no effect: ${why}`)
     }
+    for (const { variable, use } of config.renamed) {
+      yield* Effect.logWarning(`${variable} is deprecated and read as ${use}; rename it to ${use}`)
+    }
     const database = config.role === "bot"
       ? "none (bot role)"
       : config.database.url === undefined

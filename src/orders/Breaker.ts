@@ -197,8 +197,8 @@ export class Breaker extends Context.Service<Breaker, BreakerShape>()("tvtelegra
     Breaker,
     Effect.flatMap(AppConfig, (config) =>
       Breaker.make({
-        threshold: config.trading.breakerThreshold,
-        cooldownMs: config.trading.breakerCooldownSeconds * 1000
+        threshold: config.orders.breakerThreshold,
+        cooldownMs: config.orders.breakerCooldownSeconds * 1000
       }))
   )
 }

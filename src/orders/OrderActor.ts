@@ -94,14 +94,14 @@ export const make = (options: OrderActorOptions = {}) =>
       const now = yield* Clock.currentTimeMillis
       const late = yield* repo.olderThan(
         "awaiting_approval",
-        new Date(now - config.trading.approvalTimeoutSeconds * 1000),
+        new Date(now - config.orders.approvalTimeoutSeconds * 1000),
         "created"
       )
       for (const order of late) {
         yield* executor.finish(
           order,
           "expired",
-          `approval timed out: not approved within APPROVAL_TIMEOUT_SECONDS (${config.trading.approvalTimeoutSeconds} s)`
+          `approval timed out: not approved within APPROVAL_TIMEOUT_SECONDS (${config.orders.approvalTimeoutSeconds} s)`
         )
       }
       // In id order across both kinds, so that per symbol an order sent before a crash is settled
@@ -152,7 +152,7 @@ export const make = (options: OrderActorOptions = {}) =>
       yield* Effect.forkDetach(consumer),
       yield* Effect.forkDetach(follower),
       yield* Effect.forkDetach(
-        sweep.pipe(Effect.repeat(Schedule.spaced(`${config.trading.reconcileIntervalSeconds} seconds`)))
+        sweep.pipe(Effect.repeat(Schedule.spaced(`${config.orders.reconcileIntervalSeconds} seconds`)))
       )
     ]
 
@@ -170,7 +170,7 @@ export const make = (options: OrderActorOptions = {}) =>
       })
     )
     yield* Effect.logInfo(
-      `order actor started (reconciliation every ${config.trading.reconcileIntervalSeconds} s, clientOrderId prefix tvb-${executor.clientOrderIdPrefix}-)`
+      `order actor started (reconciliation every ${config.orders.reconcileIntervalSeconds} s, clientOrderId prefix tvb-${executor.clientOrderIdPrefix}-)`
     )
   })
 

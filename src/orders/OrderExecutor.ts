@@ -91,7 +91,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
             yield* finish(
               order,
               "expired",
-              `not executed within SIGNAL_MAX_AGE_SECONDS (${config.trading.signalMaxAgeSeconds} s); it waited ${Math.round(age / 1000)} s`
+              `not executed within SIGNAL_MAX_AGE_SECONDS (${config.orders.signalMaxAgeSeconds} s); it waited ${Math.round(age / 1000)} s`
             )
             return
           }
@@ -174,7 +174,7 @@ export class OrderExecutor extends Context.Service<OrderExecutor, OrderExecutorS
           yield* finish(
             order,
             "failed",
-            `not placed: no order ${clientOrderId} exists at the exchange, and the order is older than SIGNAL_MAX_AGE_SECONDS (${config.trading.signalMaxAgeSeconds} s)`
+            `not placed: no order ${clientOrderId} exists at the exchange, and the order is older than SIGNAL_MAX_AGE_SECONDS (${config.orders.signalMaxAgeSeconds} s)`
           )
           return
         }

@@ -68,7 +68,7 @@ export class OrderService extends Context.Service<OrderService, OrderServiceShap
     const audit = yield* AuditLog
     const notifier = yield* Notifier
     const breaker = yield* Breaker
-    const approvalTimeoutMs = config.trading.approvalTimeoutSeconds * 1000
+    const approvalTimeoutMs = config.orders.approvalTimeoutSeconds * 1000
 
     const withFills = (order: Order) => Effect.map(repo.fillsOf([order.id]), (fills): OrderWithFills => ({ order, fills }))
 
@@ -120,14 +120,14 @@ export class OrderService extends Context.Service<OrderService, OrderServiceShap
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         if (now - order.createdAt.getTime() <= approvalTimeoutMs) return
-        const reason = `approval timed out: not approved within APPROVAL_TIMEOUT_SECONDS (${config.trading.approvalTimeoutSeconds} s)`
+        const reason = `approval timed out: not approved within APPROVAL_TIMEOUT_SECONDS (${config.orders.approvalTimeoutSeconds} s)`
         const expired = yield* repo.transition(order.id, "awaiting_approval", "expired", { reason })
         if (expired === undefined) {
           const current = (yield* repo.get(order.id)) ?? order
           return yield* conflict(current, action, actor)
         }
         yield* notifyUpdate(expired)
-        const message = `order ${order.id} expired: it was not approved within ${config.trading.approvalTimeoutSeconds} s`
+        const message = `order ${order.id} expired: it was not approved within ${config.orders.approvalTimeoutSeconds} s`
         yield* audit.record({ ...actor, action, payload: { order_id: order.id }, result: `conflict: ${message}` })
         return yield* new OrderConflict({ orderId: order.id, status: "expired", message })
       })

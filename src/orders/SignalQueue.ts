@@ -79,7 +79,7 @@ export class SignalQueue extends Context.Service<SignalQueue, SignalQueueShape>(
     SignalQueue,
     Effect.gen(function*() {
       const config = yield* AppConfig
-      return yield* SignalQueue.make(config.trading.queueCapacity)
+      return yield* SignalQueue.make(config.orders.queueCapacity)
     })
   )
   static readonly layerWithCapacity = (capacity: number) => Layer.effect(SignalQueue, SignalQueue.make(capacity))

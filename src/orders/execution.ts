@@ -54,7 +54,7 @@ export const makeExecution = (options: ExecutorOptions) =>
       settings,
       notifier,
       fills,
-      maxAgeMs: config.trading.signalMaxAgeSeconds * 1000,
+      maxAgeMs: config.orders.signalMaxAgeSeconds * 1000,
       settlePollMs: options.settlePollMs ?? [250, 500, 1_000, 2_000],
       guard,
       guardCached,

@@ -42,7 +42,7 @@ const refuseOn = (what: string) =>
 
 export const makePlanning = (x: Execution) => {
   const { exchange, guard, guardCached } = x
-  const priceMaxAgeMs = x.config.trading.orderPriceMaxAgeMs
+  const priceMaxAgeMs = x.config.orders.orderPriceMaxAgeMs
   const recentPrices = new Map<string, { readonly price: BigDecimal.BigDecimal; readonly at: number }>()
 
   const exchangePrice = (symbol: string) =>

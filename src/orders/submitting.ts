@@ -31,7 +31,7 @@ const LOOKUP_ATTEMPTS = 5
 export const makeSubmitting = (x: Execution, settling: Settling) => {
   const { exchange, repo, guard, backoff, failure } = x
   const submitDurationBy = taggedBy(orderSubmitDuration)
-  const maxAgeSeconds = x.config.trading.signalMaxAgeSeconds
+  const maxAgeSeconds = x.config.orders.signalMaxAgeSeconds
 
   /** Looks an order up by clientOrderId after an unknown outcome. */
   const lookup = Effect.fn("OrderExecutor.lookup")(function*(order: Order, clientOrderId: string) {

@@ -143,7 +143,7 @@ export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("
       const exchangeTimeout = Duration.fromInputUnsafe(options.exchangeTimeout ?? "3 seconds")
       const applyDelay = Duration.fromInputUnsafe(options.applyDelay ?? "20 millis")
       const sweepInterval = Duration.fromInputUnsafe(
-        options.sweepInterval ?? Duration.seconds(config.trading.reconcileIntervalSeconds)
+        options.sweepInterval ?? Duration.seconds(config.orders.reconcileIntervalSeconds)
       )
 
       // --- applying fills ------------------------------------------------------------------------

@@ -75,7 +75,7 @@ export class SignalService extends Context.Service<SignalService, {
     const settings = yield* BotSettings
     const queue = yield* SignalQueue
     const notifier = yield* Notifier
-    const maxAgeSeconds = config.trading.signalMaxAgeSeconds
+    const maxAgeSeconds = config.orders.signalMaxAgeSeconds
     const ingestedBy = taggedBy(signalsIngested)
     const ingestDurationBy = taggedBy(signalIngestDuration)
 

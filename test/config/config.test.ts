@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Redacted } from "effect"
+import { Config, ConfigProvider, Effect, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { loadConfig, processConfigProvider } from "../../src/config.ts"
+import { configInvalid, loadConfig, processConfigProvider } from "../../src/config.ts"
 
 const load = (env: Record<string, string>) =>
   loadConfig.pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromUnknown(env)))
@@ -25,11 +25,14 @@ describe("config", () => {
         defaultLeverage: 5,
         autoTradeEnabled: false,
         manualConfirmationRequired: true,
-        signalMaxAgeSeconds: 60,
         defaultUsername: "system",
-        defaultSession: "default",
-        paperBalanceUsdt: "10000"
+        defaultSession: "default"
       })
+      expect(c.orders).toMatchObject({ signalMaxAgeSeconds: 60, approvalTimeoutSeconds: 300, queueCapacity: 1000 })
+      expect(c.paper).toEqual({ balanceUsdt: "10000", feeRate: "0.0005", positionMode: "one_way", priceRefreshSeconds: 5 })
+      expect(c.telemetry.serviceName).toBe("tvtelegrambingx-backend")
+      expect(c.renamed).toEqual([])
+      expect(c.ignored).toEqual([])
       expect(c.bingx.baseUrl).toBe("https://open-api.bingx.com")
       expect(c.bingx.recvWindow).toBe(5000)
       expect(c.telegram.apiRoot).toBe("https://api.telegram.org")
@@ -63,12 +66,62 @@ describe("config", () => {
       expect(c.http.allowedHosts).toEqual(["example.com", "api.example.com"])
     }))
 
+  it.effect("an empty or blank value is unset: the default applies", () =>
+    Effect.gen(function*() {
+      const c = yield* load({ DEFAULT_LEVERAGE: "", PORT: "   ", TELEGRAM_BOT_TOKEN: " ", ROLE: " api ", DATABASE_URL: "" })
+      expect(c.trading.defaultLeverage).toBe(5)
+      expect(c.http.port).toBe(8000)
+      expect(c.telegram.botToken).toBeUndefined()
+      expect(c.role).toBe("api")
+      expect(c.database.url).toBeUndefined()
+    }))
+
+  it.effect("the telemetry service name defaults by role", () =>
+    Effect.gen(function*() {
+      expect((yield* load({ ROLE: "bot" })).telemetry.serviceName).toBe("tvtelegrambingx-bot")
+      expect((yield* load({ ROLE: "bot", TELEMETRY_SERVICE_NAME: "mine" })).telemetry.serviceName).toBe("mine")
+    }))
+
+  it.effect("older names are read in place of the new ones, and reported", () =>
+    Effect.gen(function*() {
+      const c = yield* load({ POSTGRES_DSN: "postgres://u:p@h:5433/x", TRADINGVIEW_WEBHOOK_SECRET: "old-secret" })
+      expect(Redacted.value(c.database.url!)).toBe("postgres://u:p@h:5433/x")
+      expect(Redacted.value(c.security.webhookToken!)).toBe("old-secret")
+      expect(c.renamed).toEqual([
+        { variable: "POSTGRES_DSN", use: "DATABASE_URL" },
+        { variable: "TRADINGVIEW_WEBHOOK_SECRET", use: "TRADINGVIEW_WEBHOOK_TOKEN" }
+      ])
+      const both = yield* load({ DATABASE_URL: "postgres://new@h/x", POSTGRES_DSN: "postgres://old@h/x" })
+      expect(Redacted.value(both.database.url!)).toBe("postgres://new@h/x")
+      const failure = yield* failureOf({ POSTGRES_DSN: "sqlite:///x.db" })
+      expect(failure.message).toBe(
+        "POSTGRES_DSN: SQLite is not supported; use a postgres:// URL, or leave it unset for the embedded database (example: POSTGRES_DSN=postgres://user:password@127.0.0.1:5432/tvtelegrambingx)"
+      )
+      const tls = yield* failureOf({ UVICORN_SSL_CERTFILE: "/nonexistent/cert.pem", TLS_KEY_FILE: "/nonexistent/key.pem" })
+      expect(tls.message).toBe(
+        'UVICORN_SSL_CERTFILE: file "/nonexistent/cert.pem" does not exist (example: UVICORN_SSL_CERTFILE=/etc/ssl/tvtelegrambingx.pem)'
+      )
+    }))
+
+  it.effect("an error Effect's own Config raises is still one line naming the variable", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Config.Int("DEFAULT_LEVERAGE").parse(ConfigProvider.fromUnknown({ DEFAULT_LEVERAGE: "x" })))
+      const invalid = configInvalid(error)
+      expect(invalid.variable).toBe("DEFAULT_LEVERAGE")
+      expect(invalid.message).toMatch(/^DEFAULT_LEVERAGE: .+ \(example: DEFAULT_LEVERAGE=5\)$/)
+      expect(invalid.message).not.toContain("\n")
+    }))
+
   it.effect("builds a database URL from the seed's DATABASE_* variables", () =>
     Effect.gen(function*() {
       const c = yield* load({ DATABASE_HOST: "db.internal", DATABASE_PASSWORD: "p@ss:w/rd", DATABASE_NAME: "tv" })
       expect(Redacted.value(c.database.url!)).toBe("postgres://postgres:p%40ss%3Aw%2Frd@db.internal:5432/tv")
       const seed = yield* load({ DATABASE_URL: "postgresql+asyncpg://u:p@h:5433/x" })
       expect(Redacted.value(seed.database.url!)).toBe("postgres://u:p@h:5433/x")
+      const port = yield* load({ DATABASE_PORT: "6543" })
+      expect(Redacted.value(port.database.url!)).toBe("postgres://postgres:postgres@localhost:6543/tvtelegrambingx")
+      const ipv6 = yield* load({ DATABASE_HOST: "::1" })
+      expect(Redacted.value(ipv6.database.url!)).toBe("postgres://postgres:postgres@[::1]:5432/tvtelegrambingx")
     }))
 
   const badValues: ReadonlyArray<readonly [string, Record<string, string>, RegExp]> = [
@@ -91,7 +144,13 @@ describe("config", () => {
     ["ROLE", { ROLE: "worker" }, /^ROLE: "worker" is not one of all\|api\|bot/],
     ["TLS_KEY_FILE", { TLS_CERT_FILE: "/nonexistent.pem" }, /^TLS_KEY_FILE: is required when the other TLS file is set/],
     ["PAPER_BALANCE_USDT", { PAPER_BALANCE_USDT: "-5" }, /^PAPER_BALANCE_USDT: "-5" is not a positive decimal amount/],
-    ["WEBHOOK_DATABASE_TIMEOUT_MS", { WEBHOOK_DATABASE_TIMEOUT_MS: "50" }, /^WEBHOOK_DATABASE_TIMEOUT_MS: 50 is out of range \(100\.\.60000\)/]
+    ["WEBHOOK_DATABASE_TIMEOUT_MS", { WEBHOOK_DATABASE_TIMEOUT_MS: "50" }, /^WEBHOOK_DATABASE_TIMEOUT_MS: 50 is out of range \(100\.\.60000\)/],
+    ["DATABASE_PORT", { DATABASE_HOST: "db", DATABASE_PORT: "x" }, /^DATABASE_PORT: "x" is not a port number \(0-65535\) \(example: DATABASE_PORT=5432\)$/],
+    ["PAPER_TAKER_FEE_RATE", { PAPER_TAKER_FEE_RATE: "0.5" }, /^PAPER_TAKER_FEE_RATE: "0.5" is not a decimal from 0 to 0.01 \(example: PAPER_TAKER_FEE_RATE=0.0005\)$/],
+    ["PAPER_POSITION_MODE", { PAPER_POSITION_MODE: "both" }, /^PAPER_POSITION_MODE: "both" is not one of one_way\|hedge \(example: PAPER_POSITION_MODE=one_way\)$/],
+    ["BINGX_WS_URL", { BINGX_WS_URL: "https://x" }, /^BINGX_WS_URL: "https:\/\/x" must start with ws:\/\/ or wss:\/\//],
+    ["BOT_BACKEND_TIMEOUT", { BOT_BACKEND_TIMEOUT: "soon" }, /^BOT_BACKEND_TIMEOUT: "soon" is not a number \(example: BOT_BACKEND_TIMEOUT=10\)$/],
+    ["TRADING_MODE", { TRADING_MODE: "LIVE", BINGX_API_SECRET: "s" }, /^TRADING_MODE: live trading needs BINGX_API_KEY and BINGX_API_SECRET \(BINGX_API_KEY is not set\); set both, or use TRADING_MODE=paper \(example: TRADING_MODE=paper\)$/]
   ]
 
   for (const [variable, env, expected] of badValues) {

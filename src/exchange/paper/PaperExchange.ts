@@ -71,13 +71,13 @@ export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const market = yield* PublicMarket
   const events = yield* ExchangeEvents
-  const feeRate = parseUnsafe(config.trading.paperFeeRate)
-  const mode = config.trading.paperPositionMode
+  const feeRate = parseUnsafe(config.paper.feeRate)
+  const mode = config.paper.positionMode
   const lock = yield* Semaphore.make(1)
   const prices = yield* makePaperMarket(market, config)
 
   yield* sql`INSERT INTO paper_account (asset, wallet_balance, initial_balance)
-    VALUES ('USDT', ${config.trading.paperBalanceUsdt}::numeric, ${config.trading.paperBalanceUsdt}::numeric)
+    VALUES ('USDT', ${config.paper.balanceUsdt}::numeric, ${config.paper.balanceUsdt}::numeric)
     ON CONFLICT (asset) DO NOTHING`
 
   const dbTransient = (e: SqlError) =>
@@ -420,10 +420,10 @@ export const layerNoDeps = Layer.effectContext(Effect.gen(function*() {
   const { exchange, paper, startupNotice } = yield* make
   const config = yield* AppConfig
   yield* paper.refresh.pipe(
-    Effect.repeat(Schedule.spaced(`${config.trading.paperPriceRefreshSeconds} seconds`)),
+    Effect.repeat(Schedule.spaced(`${config.paper.priceRefreshSeconds} seconds`)),
     Effect.forkScoped
   )
-  yield* Effect.logInfo(`paper exchange: ${config.trading.paperPositionMode} mode, taker fee ${config.trading.paperFeeRate}`)
+  yield* Effect.logInfo(`paper exchange: ${config.paper.positionMode} mode, taker fee ${config.paper.feeRate}`)
   // One line on what happens to prices: a warning when the public API does not answer or alert prices may be used.
   const market = yield* PublicMarket
   yield* market.probe.pipe(

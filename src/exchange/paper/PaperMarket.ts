@@ -45,8 +45,8 @@ export const rejected = (code: number, message: string) => new ExchangeRejectedE
 
 export const makePaperMarket = (market: PublicMarketShape, config: AppConfigShape) =>
   Effect.sync(() => {
-    const fallback = config.trading.paperPriceFallback
-    const recentMs = config.trading.orderPriceMaxAgeMs + RECENT_GRACE_MS
+    const fallback = config.paper.priceFallback
+    const recentMs = config.orders.orderPriceMaxAgeMs + RECENT_GRACE_MS
     const lastLive = new Map<string, { readonly price: BigDecimal.BigDecimal; readonly at: number }>()
     /** The last price seen for a symbol, live or filled at: what positions are marked at offline. */
     const lastSeen = new Map<string, BigDecimal.BigDecimal>()
