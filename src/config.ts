@@ -23,7 +23,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { bingxSection } from "./config/bingx.ts"
 import { databaseSection } from "./config/database.ts"
-import { derive, mapSetting, normalised, problem, problemOf, renamedInUse, section, type Setting, type SettingOf } from "./config/declare.ts"
+import { derive, mapSetting, normalised, problem, problemOf, renamedInUse, section, type NamesOf, type SettingOf } from "./config/declare.ts"
 import { httpSection } from "./config/http.ts"
 import { environment, logSection, role, seedIgnored } from "./config/process.ts"
 import { securitySection } from "./config/security.ts"
@@ -79,13 +79,19 @@ export const declaration = mapSetting(
   section({
     checked,
     /** Older (seed) names that are set, read in place of their new name (logged once at start). */
-    renamed: { config: renamedInUse(checked.variables), variables: [] } satisfies Setting<unknown>
+    renamed: renamedInUse(checked.variables)
   }),
   ({ checked, renamed }) => ({ ...checked, renamed })
 )
 
 /** The configuration, as the declaration derives it. */
 export type AppConfigShape = SettingOf<typeof declaration>
+
+/** Every variable name the declaration reads (current, older and ignored seed names). */
+export type VariableName = NamesOf<typeof declaration>
+
+/** Values of variables by name, as a test or the CLI gives them (a misspelt name does not type-check). */
+export type VariableValues = { readonly [K in VariableName]?: string }
 export type TelemetrySettings = AppConfigShape["telemetry"]
 
 const examples = new Map(
@@ -117,7 +123,7 @@ export class AppConfig extends Context.Service<AppConfig, AppConfigShape>()("tvt
   static readonly layer: Layer.Layer<AppConfig, ConfigInvalid> = Layer.effect(AppConfig, loadConfig)
 
   /** Tests: configuration from a plain record of variables, with nothing read from the real environment. */
-  static readonly layerFrom = (env: Readonly<Record<string, string>>): Layer.Layer<AppConfig, ConfigInvalid> =>
+  static readonly layerFrom = (env: VariableValues): Layer.Layer<AppConfig, ConfigInvalid> =>
     Layer.effect(AppConfig, loadConfig).pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(env))))
 }
 

@@ -65,7 +65,7 @@ const prepare = (options: TelegramBotOptions) =>
       yield* Effect.logWarning("TELEGRAM_ADMIN_IDS is empty: the bot answers every user \"You are not authorized\"")
     }
 
-    yield* installHandlers(bot, config, options)
+    yield* installHandlers(bot, config.telegram, options)
     const services = yield* Effect.context<never>()
     bot.catch((err) =>
       Effect.runPromiseWith(services)(Effect.logError(`Telegram update ${err.ctx.update.update_id} failed`, err.error))

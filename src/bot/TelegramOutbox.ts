@@ -14,7 +14,7 @@
  */
 import { Context, Duration, Effect, Layer, Metric, Queue, Ref, Schedule } from "effect"
 import type { InlineKeyboardMarkup } from "grammy/types"
-import { AppConfig, type AppConfigShape } from "../config.ts"
+import { AppConfig, type TelegramSettings } from "../config.ts"
 import { notificationsDropped } from "../telemetry/metrics.ts"
 import { TelegramCallFailed, TelegramClient } from "./TelegramClient.ts"
 
@@ -44,8 +44,7 @@ export interface OutboxOptions {
 export type ChatId = number | string
 
 /** `TELEGRAM_CHAT_ID` (or every admin) plus `BOT_BROADCAST_CHAT_ID`, without duplicates. */
-export const recipientsOf = (config: AppConfigShape): ReadonlyArray<ChatId> => {
-  const t = config.telegram
+export const recipientsOf = (t: TelegramSettings): ReadonlyArray<ChatId> => {
   const primary: Array<ChatId> = t.chatId !== undefined ? [chatIdValue(t.chatId)] : [...t.adminIds]
   if (t.broadcastChatId !== undefined) primary.push(chatIdValue(t.broadcastChatId))
   const seen = new Set<string>()
@@ -65,7 +64,7 @@ export class TelegramOutbox extends Context.Service<TelegramOutbox, {
     Effect.gen(function*() {
       const config = yield* AppConfig
       const client = yield* TelegramClient
-      const recipients = recipientsOf(config)
+      const recipients = recipientsOf(config.telegram)
       const capacity = options.capacity ?? 1000
       const queue = yield* Queue.dropping<OutgoingMessage>(capacity)
       const sending = yield* Ref.make(false)

@@ -8,7 +8,7 @@
 import { Effect, Metric } from "effect"
 import type { Bot, Context } from "grammy"
 import type { InlineKeyboardMarkup } from "grammy/types"
-import type { AppConfigShape } from "../config.ts"
+import type { TelegramSettings } from "../config.ts"
 import { botUpdates } from "../telemetry/metrics.ts"
 import {
   type BackendError,
@@ -90,13 +90,13 @@ export interface HandlerOptions {
  * Installs the middleware on `bot`. Returns nothing; everything runs through `run`, an Effect
  * runner on the services of the bot layer.
  */
-export const installHandlers = Effect.fnUntraced(function*(bot: Bot, config: AppConfigShape, options: HandlerOptions = {}) {
+export const installHandlers = Effect.fnUntraced(function*(bot: Bot, telegramSettings: TelegramSettings, options: HandlerOptions = {}) {
   const backend = yield* BotBackend
   const telegram = yield* TelegramClient
   const services = yield* Effect.context<never>()
   const run = <A>(effect: Effect.Effect<A>) => Effect.runPromiseWith(services)(effect)
-  const admins = new Set(config.telegram.adminIds)
-  const reportLimit = config.telegram.reportLimit
+  const admins = new Set(telegramSettings.adminIds)
+  const reportLimit = telegramSettings.reportLimit
   const defaultOrders = options.defaultOrders ?? 10
   /** Orders whose approve/reject press is being handled (a second press waits for no one). */
   const deciding = new Set<string>()

@@ -25,7 +25,7 @@ export interface TelegramOptions {
   readonly bot?: TelegramBotOptions
 }
 
-export const telegramLayers = (config: AppConfigShape, options: TelegramOptions = {}) => {
+export const telegramLayers = (config: Pick<AppConfigShape, "role" | "telegram">, options: TelegramOptions = {}) => {
   const token = config.telegram.botToken
   if (token === undefined) {
     const off = Layer.effectDiscard(

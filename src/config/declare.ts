@@ -21,14 +21,19 @@ export type VariableDoc =
   /** A seed variable that is accepted but has no effect here; a warning says why. */
   | { readonly name: string; readonly status: "ignored"; readonly why: string }
 
-/** A configuration value and the variables it is read from. */
-export interface Setting<A> {
+/** A configuration value and the variables it is read from (`N`: their names, as a type). */
+export interface Setting<A, N extends string = string> {
   readonly config: Config.Config<A>
   readonly variables: ReadonlyArray<VariableDoc>
+  /** Type only: the names of the variables read. */
+  readonly names?: N
 }
 
 /** The value type of a setting or a section. */
-export type SettingOf<S> = S extends Setting<infer A> ? A : never
+export type SettingOf<S> = S extends Setting<infer A, any> ? A : never
+
+/** The variable names a setting or section reads. */
+export type NamesOf<S> = S extends Setting<any, infer N> ? N : never
 
 // ---------------------------------------------------------------------------------------------
 // Problems
@@ -90,7 +95,10 @@ const parsed = <A>(name: string, parse: (value: string) => Result.Result<A, stri
 
 const current = (name: string, example: string): ReadonlyArray<VariableDoc> => [{ name, status: "current", example }]
 
-const make = <A>(config: Config.Config<A>, variables: ReadonlyArray<VariableDoc>): Setting<A> => ({ config, variables })
+const make = <A, N extends string>(config: Config.Config<A>, variables: ReadonlyArray<VariableDoc>): Setting<A, N> => ({
+  config,
+  variables
+})
 
 /** `undefined` when absent. */
 const orUndefined = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
@@ -100,14 +108,14 @@ const orUndefined = <A>(config: Config.Config<A>): Config.Config<A | undefined> 
 // Kinds of variables
 // ---------------------------------------------------------------------------------------------
 
-export const text = (name: string, fallback: string, example = fallback): Setting<string> =>
+export const text = <const N extends string>(name: N, fallback: string, example = fallback): Setting<string, N> =>
   make(Config.String(name).pipe(Config.withDefault(fallback)), current(name, example))
 
-export const optionalText = (name: string, example: string): Setting<string | undefined> =>
+export const optionalText = <const N extends string>(name: N, example: string): Setting<string | undefined, N> =>
   make(orUndefined(Config.String(name)), current(name, example))
 
 /** A secret: `Redacted`, never shown (not even in a problem). */
-export const secret = (name: string, example: string): Setting<Redacted.Redacted<string> | undefined> =>
+export const secret = <const N extends string>(name: N, example: string): Setting<Redacted.Redacted<string> | undefined, N> =>
   make(orUndefined(Config.Redacted(name)), current(name, example))
 
 const wholeNumber = (min: number, max: number) => (v: string): Result.Result<number, string> => {
@@ -116,7 +124,7 @@ const wholeNumber = (min: number, max: number) => (v: string): Result.Result<num
   return n < min || n > max ? Result.fail(`${v} is out of range (${min}..${max})`) : Result.succeed(n)
 }
 
-export const int = (name: string, fallback: number, range: { readonly min: number; readonly max: number }): Setting<number> =>
+export const int = <const N extends string>(name: N, fallback: number, range: { readonly min: number; readonly max: number }): Setting<number, N> =>
   make(parsed(name, wholeNumber(range.min, range.max)).pipe(Config.withDefault(fallback)), current(name, String(fallback)))
 
 const portNumber = (v: string): Result.Result<number, string> => {
@@ -126,15 +134,15 @@ const portNumber = (v: string): Result.Result<number, string> => {
 }
 
 /** A TCP port, 0..65535 (0 = any free port). */
-export const port = (name: string, fallback: number): Setting<number> =>
+export const port = <const N extends string>(name: N, fallback: number): Setting<number, N> =>
   make(parsed(name, portNumber).pipe(Config.withDefault(fallback)), current(name, String(fallback)))
 
 /** A TCP port that may be unset. */
-export const optionalPort = (name: string, example: string): Setting<number | undefined> =>
+export const optionalPort = <const N extends string>(name: N, example: string): Setting<number | undefined, N> =>
   make(orUndefined(parsed(name, portNumber)), current(name, example))
 
 /** A number with an optional fraction, for durations in seconds and ratios (not for money). */
-export const decimalNumber = (name: string, fallback: number, range: { readonly min: number; readonly max: number }): Setting<number> =>
+export const decimalNumber = <const N extends string>(name: N, fallback: number, range: { readonly min: number; readonly max: number }): Setting<number, N> =>
   make(
     parsed(name, (v) => {
       const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN
@@ -145,11 +153,11 @@ export const decimalNumber = (name: string, fallback: number, range: { readonly 
   )
 
 /** An exact decimal kept as its string, matching `pattern`, from above 0 (or 0) up to `max`. */
-export const decimalString = (
-  name: string,
+export const decimalString = <const N extends string>(
+  name: N,
   fallback: string,
   rule: { readonly pattern: RegExp; readonly max: number; readonly positive: boolean; readonly problem: string }
-): Setting<string> =>
+): Setting<string, N> =>
   make(
     parsed(name, (v) =>
       rule.pattern.test(v) && Number(v) <= rule.max && (!rule.positive || Number(v) > 0)
@@ -162,7 +170,7 @@ const TRUE = new Set(["true", "1", "yes", "on"])
 const FALSE = new Set(["false", "0", "no", "off"])
 
 /** true/1/yes/on or false/0/no/off, any case. */
-export const bool = (name: string, fallback: boolean): Setting<boolean> =>
+export const bool = <const N extends string>(name: N, fallback: boolean): Setting<boolean, N> =>
   make(
     parsed(name, (v) => {
       const l = v.toLowerCase()
@@ -177,12 +185,12 @@ export const bool = (name: string, fallback: boolean): Setting<boolean> =>
  * One of the literals of `schema` (any case), or an alias of one. The problem lists `shown`
  * (default: the literals), the example is the default.
  */
-export const oneOf = <const L extends string>(
-  name: string,
+export const oneOf = <const N extends string, const L extends string>(
+  name: N,
   schema: { readonly literals: ReadonlyArray<L> },
   fallback: NoInfer<L>,
   options: { readonly aliases?: Readonly<Record<string, NoInfer<L>>>; readonly shown?: string; readonly example?: string } = {}
-): Setting<L> =>
+): Setting<L, N> =>
   make(
     parsed(name, (v): Result.Result<L, string> => {
       const l = v.toLowerCase()
@@ -209,14 +217,14 @@ const url = (protocols: ReadonlyArray<string>, stripSlash: boolean) => (v: strin
 }
 
 /** An http(s) URL without a trailing slash (callers append paths; grammY refuses an apiRoot ending in "/"). */
-export const httpUrl = (name: string, fallback: string): Setting<string> =>
+export const httpUrl = <const N extends string>(name: N, fallback: string): Setting<string, N> =>
   make(parsed(name, url(["http:", "https:"], true)).pipe(Config.withDefault(fallback)), current(name, fallback))
 
-export const wsUrl = (name: string, fallback: string): Setting<string> =>
+export const wsUrl = <const N extends string>(name: N, fallback: string): Setting<string, N> =>
   make(parsed(name, url(["ws:", "wss:"], false)).pipe(Config.withDefault(fallback)), current(name, fallback))
 
 /** A list separated by commas, semicolons or spaces; absent = empty. */
-export const list = (name: string, example: string): Setting<ReadonlyArray<string>> =>
+export const list = <const N extends string>(name: N, example: string): Setting<ReadonlyArray<string>, N> =>
   make(
     Config.String(name).pipe(
       Config.map((v): ReadonlyArray<string> => v.split(/[,;\s]+/).filter((s) => s.length > 0)),
@@ -226,11 +234,11 @@ export const list = (name: string, example: string): Setting<ReadonlyArray<strin
   )
 
 /** A list whose every item `parse` accepts; the first refused item is the problem. */
-export const listOf = <A>(
-  name: string,
+export const listOf = <const N extends string, A>(
+  name: N,
   example: string,
   parse: (item: string) => Result.Result<A, string>
-): Setting<ReadonlyArray<A>> =>
+): Setting<ReadonlyArray<A>, N> =>
   make(
     parsed(name, (v) => {
       const out: Array<A> = []
@@ -245,21 +253,21 @@ export const listOf = <A>(
   )
 
 /** An optional value checked by `parse`. */
-export const optionalParsed = <A>(
-  name: string,
+export const optionalParsed = <const N extends string, A>(
+  name: N,
   example: string,
   parse: (value: string) => Result.Result<A, string>
-): Setting<A | undefined> => make(orUndefined(parsed(name, parse)), current(name, example))
+): Setting<A | undefined, N> => make(orUndefined(parsed(name, parse)), current(name, example))
 
 /**
  * The first of `name` and its older names that is set, with the name it came from; `undefined` when
  * none is. The older names are declared `renamed` (read, with a warning).
  */
-export const firstOf = (
-  name: string,
+export const firstOf = <const N extends string, const O extends string>(
+  name: N,
   example: string,
-  olderNames: ReadonlyArray<string>
-): Setting<{ readonly name: string; readonly value: string } | undefined> =>
+  olderNames: ReadonlyArray<O>
+): Setting<{ readonly name: string; readonly value: string } | undefined, N | O> =>
   make(
     Config.all([name, ...olderNames].map((n) => orUndefined(Config.String(n)))).pipe(
       Config.map((values) => {
@@ -272,9 +280,9 @@ export const firstOf = (
   )
 
 /** Whether each of `names` is set (seed variables with no effect here): the ones set, with why. */
-export const ignored = (
-  entries: ReadonlyArray<{ readonly variable: string; readonly why: string }>
-): Setting<ReadonlyArray<{ readonly variable: string; readonly why: string }>> =>
+export const ignored = <const N extends string>(
+  entries: ReadonlyArray<{ readonly variable: N; readonly why: string }>
+): Setting<ReadonlyArray<{ readonly variable: N; readonly why: string }>, N> =>
   make(
     Config.all(entries.map((e) => orUndefined(Config.String(e.variable)))).pipe(
       Config.map((values) => entries.filter((_, i) => values[i] !== undefined))
@@ -282,13 +290,16 @@ export const ignored = (
     entries.map((e): VariableDoc => ({ name: e.variable, status: "ignored", why: e.why }))
   )
 
-/** The older names of `variables` that are set, with the name to use instead. */
+/** The older names among `variables` that are set, with the name to use instead (declares nothing new). */
 export const renamedInUse = (
   variables: ReadonlyArray<VariableDoc>
-): Config.Config<ReadonlyArray<{ readonly variable: string; readonly use: string }>> => {
+): Setting<ReadonlyArray<{ readonly variable: string; readonly use: string }>, never> => {
   const renamed = variables.flatMap((v) => (v.status === "renamed" ? [{ variable: v.name, use: v.readAs }] : []))
-  return Config.all(renamed.map((r) => orUndefined(Config.String(r.variable)))).pipe(
-    Config.map((values) => renamed.filter((_, i) => values[i] !== undefined))
+  return make(
+    Config.all(renamed.map((r) => orUndefined(Config.String(r.variable)))).pipe(
+      Config.map((values) => renamed.filter((_, i) => values[i] !== undefined))
+    ),
+    []
   )
 }
 
@@ -297,9 +308,9 @@ export const renamedInUse = (
 // ---------------------------------------------------------------------------------------------
 
 /** A record of settings as one setting (its value: the record of their values). */
-export const section = <const S extends Record<string, Setting<any>>>(
+export const section = <const S extends Record<string, Setting<any, string>>>(
   settings: S
-): Setting<{ readonly [K in keyof S]: SettingOf<S[K]> }> => {
+): Setting<{ readonly [K in keyof S]: SettingOf<S[K]> }, NamesOf<S[keyof S]>> => {
   const configs: Record<string, Config.Config<unknown>> = {}
   const variables: Array<VariableDoc> = []
   for (const [key, setting] of Object.entries(settings)) {
@@ -310,11 +321,11 @@ export const section = <const S extends Record<string, Setting<any>>>(
 }
 
 /** A setting computed (and checked) from another; `f` fails with `problem(...)`. */
-export const derive = <A, B>(
-  setting: Setting<A>,
+export const derive = <A, B, N extends string>(
+  setting: Setting<A, N>,
   f: (a: A) => Effect.Effect<B, Config.ConfigError>
-): Setting<B> => make(Config.mapEffect(setting.config, f), setting.variables)
+): Setting<B, N> => make(Config.mapEffect(setting.config, f), setting.variables)
 
 /** A setting computed from another without a check. */
-export const mapSetting = <A, B>(setting: Setting<A>, f: (a: A) => B): Setting<B> =>
+export const mapSetting = <A, B, N extends string>(setting: Setting<A, N>, f: (a: A) => B): Setting<B, N> =>
   make(Config.map(setting.config, f), setting.variables)

@@ -22,7 +22,7 @@ import {
   show
 } from "./declare.ts"
 
-const chatId = (name: string) =>
+const chatId = <const N extends string>(name: N) =>
   optionalParsed(name, "-1001234567890", (v) =>
     /^-?\d{1,20}$/.test(v) || /^@[A-Za-z][A-Za-z0-9_]{3,}$/.test(v)
       ? Result.succeed(v)

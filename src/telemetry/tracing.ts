@@ -67,7 +67,7 @@ export interface TelemetryOptions {
   readonly shutdownTimeoutMillis?: number
 }
 
-export const telemetryOptionsOf = (config: AppConfigShape): TelemetryOptions => ({
+export const telemetryOptionsOf = (config: Pick<AppConfigShape, "environment" | "telemetry">): TelemetryOptions => ({
   ...config.telemetry,
   environment: config.environment
 })

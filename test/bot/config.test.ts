@@ -28,10 +28,10 @@ describe("Telegram configuration", () => {
 
   it.effect("notification recipients: TELEGRAM_CHAT_ID or every admin, plus the broadcast chat, once each", () =>
     Effect.gen(function*() {
-      expect(recipientsOf(yield* load({ TELEGRAM_ADMIN_IDS: "1,2" }))).toEqual([1, 2])
-      expect(recipientsOf(yield* load({ TELEGRAM_ADMIN_IDS: "1,2", TELEGRAM_CHAT_ID: "-1001" }))).toEqual([-1001])
-      expect(recipientsOf(yield* load({ TELEGRAM_ADMIN_IDS: "1,2", BOT_BROADCAST_CHAT_ID: "@news" }))).toEqual([1, 2, "@news"])
-      expect(recipientsOf(yield* load({ TELEGRAM_ADMIN_IDS: "1", BOT_BROADCAST_CHAT_ID: "1" }))).toEqual([1])
-      expect(recipientsOf(yield* load({}))).toEqual([])
+      expect(recipientsOf((yield* load({ TELEGRAM_ADMIN_IDS: "1,2" })).telegram)).toEqual([1, 2])
+      expect(recipientsOf((yield* load({ TELEGRAM_ADMIN_IDS: "1,2", TELEGRAM_CHAT_ID: "-1001" })).telegram)).toEqual([-1001])
+      expect(recipientsOf((yield* load({ TELEGRAM_ADMIN_IDS: "1,2", BOT_BROADCAST_CHAT_ID: "@news" })).telegram)).toEqual([1, 2, "@news"])
+      expect(recipientsOf((yield* load({ TELEGRAM_ADMIN_IDS: "1", BOT_BROADCAST_CHAT_ID: "1" })).telegram)).toEqual([1])
+      expect(recipientsOf((yield* load({})).telegram)).toEqual([])
     }))
 })

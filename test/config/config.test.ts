@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Config, ConfigProvider, Effect, Redacted } from "effect"
+import { Config, ConfigProvider, Effect, Layer, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { configInvalid, loadConfig, processConfigProvider } from "../../src/config.ts"
+import { AppConfig, configInvalid, loadConfig, processConfigProvider } from "../../src/config.ts"
 
 const load = (env: Record<string, string>) =>
   loadConfig.pipe(Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromUnknown(env)))
@@ -207,6 +207,12 @@ describe("config", () => {
         Fs.rmSync(dir, { recursive: true, force: true })
       }
     }))
+
+  it("AppConfig.layerFrom takes declared variable names only: a misspelt one does not type-check", () => {
+    // @ts-expect-error DEFAULT_LEVERAG is not a declared variable
+    const misspelt = AppConfig.layerFrom({ DEFAULT_LEVERAG: "7" })
+    expect(Layer.isLayer(misspelt)).toBe(true)
+  })
 
   it.effect("seed variables that have no effect here are reported", () =>
     Effect.gen(function*() {
