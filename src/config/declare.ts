@@ -10,6 +10,12 @@
  *   both back. The problem text never contains the value of a secret.
  * - Values arrive trimmed and an empty value is absent (see `normalised`), so `Config.withDefault`
  *   covers "unset" and "set to nothing" alike.
+ *
+ * The kinds read with `Config.String` / `Config.Redacted` and check with `Config.mapEffect` rather
+ * than using `Config.Int`, `Port`, `Boolean`, `Literals` or `URL` as they are: those refuse values
+ * this service accepts (port 0 = any free port; `YES`, `Crossed`, `warning` in any case), accept
+ * some it refuses (`1e2` as an integer, any URL scheme), and word their errors their own way, while
+ * the error line here is part of the interface (the README quotes it).
  */
 import { Config, ConfigProvider, Effect, Option, Redacted, Result, Schema, SchemaIssue } from "effect"
 
