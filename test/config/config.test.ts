@@ -29,7 +29,7 @@ describe("config", () => {
         defaultSession: "default"
       })
       expect(c.orders).toMatchObject({ signalMaxAgeSeconds: 60, approvalTimeoutSeconds: 300, queueCapacity: 1000 })
-      expect(c.paper).toEqual({ balanceUsdt: "10000", feeRate: "0.0005", positionMode: "one_way", priceRefreshSeconds: 5 })
+      expect(c.paper).toEqual({ balanceUsdt: "10000", feeRate: "0.0005", positionMode: "one_way", priceRefreshSeconds: 5, priceFallback: "refuse" })
       expect(c.telemetry.serviceName).toBe("tvtelegrambingx-backend")
       expect(c.renamed).toEqual([])
       expect(c.ignored).toEqual([])
@@ -148,6 +148,7 @@ describe("config", () => {
     ["DATABASE_PORT", { DATABASE_HOST: "db", DATABASE_PORT: "x" }, /^DATABASE_PORT: "x" is not a port number \(0-65535\) \(example: DATABASE_PORT=5432\)$/],
     ["PAPER_TAKER_FEE_RATE", { PAPER_TAKER_FEE_RATE: "0.5" }, /^PAPER_TAKER_FEE_RATE: "0.5" is not a decimal from 0 to 0.01 \(example: PAPER_TAKER_FEE_RATE=0.0005\)$/],
     ["PAPER_POSITION_MODE", { PAPER_POSITION_MODE: "both" }, /^PAPER_POSITION_MODE: "both" is not one of one_way\|hedge \(example: PAPER_POSITION_MODE=one_way\)$/],
+    ["PAPER_PRICE_FALLBACK", { PAPER_PRICE_FALLBACK: "signal" }, /^PAPER_PRICE_FALLBACK: "signal" is not one of alert\|refuse \(example: PAPER_PRICE_FALLBACK=refuse\)$/],
     ["BINGX_WS_URL", { BINGX_WS_URL: "https://x" }, /^BINGX_WS_URL: "https:\/\/x" must start with ws:\/\/ or wss:\/\//],
     ["BOT_BACKEND_TIMEOUT", { BOT_BACKEND_TIMEOUT: "soon" }, /^BOT_BACKEND_TIMEOUT: "soon" is not a number \(example: BOT_BACKEND_TIMEOUT=10\)$/],
     ["TRADING_MODE", { TRADING_MODE: "LIVE", BINGX_API_SECRET: "s" }, /^TRADING_MODE: live trading needs BINGX_API_KEY and BINGX_API_SECRET \(BINGX_API_KEY is not set\); set both, or use TRADING_MODE=paper \(example: TRADING_MODE=paper\)$/]
