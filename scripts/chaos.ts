@@ -1,5 +1,5 @@
 /**
- * The long crash loop (issue 9 §1), for a local run: the real process under webhook load, live
+ * The long crash loop, for a local run: the real process under webhook load, live
  * trading against the loopback BingX fake, SIGKILLed at random points and restarted, then checked
  * (test/reliability/chaos.ts lists the guarantees). CI runs the same loop with 3 kills
  * (test/reliability/crash.test.ts).

@@ -2,7 +2,7 @@
  * The two-process layout:
  * - the bot suite (scenarios.ts) with `node src/main.ts --role api` and `node src/main.ts --role bot`
  *   as two processes on the real services against the BingX and Telegram fakes (stacks.ts), then
- *   issue 6's "done when" and the notifications the api process sends (liveScenarios.ts);
+ *   the bot's acceptance scenario and the notifications the api process sends (liveScenarios.ts);
  * - the `--role bot` process on its own (its :9000 metrics, webhook mode) against the loopback fake
  *   of the HTTP contract, with the api side's Telegram notifier in this test process.
  */

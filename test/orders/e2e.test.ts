@@ -1,5 +1,5 @@
 /**
- * "Done when" (issue 4): the real app composition (`appLayer`, role api) with auto-trade on and
+ * Order execution end to end: the real app composition (`appLayer`, role api) with auto-trade on and
  * confirmations off — an order row offered to the queue (what the webhook does) becomes exactly one
  * correctly signed order at the fake BingX and a `filled` order in GET /orders; the same flow in
  * paper mode with no exchange configured. Plus the approval routes end to end.

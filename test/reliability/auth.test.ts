@@ -1,5 +1,5 @@
 /**
- * Authentication and authorisation (issue 9 §6):
+ * Authentication and authorisation:
  * - the token helpers compare in constant time (digests, every candidate checked) and no secret is
  *   compared any other way in src/;
  * - EVERY operator endpoint (walked from the HttpApi contract, each behind its bearer middleware)

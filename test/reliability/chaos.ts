@@ -1,5 +1,5 @@
 /**
- * The crash loop (issue 9 §1), shared by test/reliability/crash.test.ts (a few kills, in CI) and
+ * The crash loop, shared by test/reliability/crash.test.ts (a few kills, in CI) and
  * scripts/chaos.ts (many kills, locally).
  *
  * The real process (`node src/main.ts --role api`, live trading against the loopback BingX fake,

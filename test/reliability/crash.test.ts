@@ -1,5 +1,5 @@
 /**
- * Crash safety (issue 9 §1): the real process under webhook load, live trading against the BingX
+ * Crash safety: the real process under webhook load, live trading against the BingX
  * fake, killed with SIGKILL at random points and restarted on the same database — on the embedded
  * database (PGlite in DATA_DIR), or on real Postgres when TEST_DATABASE_URL is set. CHAOS_KILLS
  * kills (default 3 here; `node scripts/chaos.ts` runs the long local loop), CHAOS_SEED repeats a run.

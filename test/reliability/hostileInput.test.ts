@@ -1,5 +1,5 @@
 /**
- * Hostile input (issue 9 §5) against the real process (`node src/main.ts`):
+ * Hostile input against the real process (`node src/main.ts`):
  * - a fast-check fuzzer posts FUZZ_RUNS (default 10,000) random and mutated webhook requests, and
  *   fuzzes every operator route: only 2xx/4xx answers (errors as JSON), the process stays up, its
  *   memory (RSS) stays bounded, and `__proto__` keys never reach an object's prototype;

@@ -1,5 +1,5 @@
 /**
- * Transport (issue 9 §7) on the real process (`node src/main.ts`), complementing
+ * Transport on the real process (`node src/main.ts`), complementing
  * test/http/transport.test.ts (in-process): HTTPS on PORT with a self-signed pair, the webhook and
  * the operator API over it, FORCE_HTTPS behind a proxy, ALLOWED_HOSTS, no plain HTTP on the TLS
  * port, and no protocol older than TLS 1.2.
