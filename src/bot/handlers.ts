@@ -1,7 +1,7 @@
 /**
- * What the bot does with an update: the admin whitelist, the commands, the main menu and the
- * approval buttons. Every handler is an Effect run on the layer's runtime (logger, tracer, metrics);
- * none of them throws into grammY. Every admin command and button press is audited (user, action,
+ * What the bot does with an update: the admin whitelist and the commands (the buttons — main menu,
+ * approvals — are installed from `buttons.ts`). Every handler is an Effect run on the layer's
+ * runtime (logger, tracer, metrics); none of them throws into grammY. Every admin command and button press is audited (user, action,
  * payload, result) through `BotBackend.audit`; strangers get one answer, are logged, counted and
  * audited as denied, and nothing else happens.
  */
@@ -10,66 +10,15 @@ import type { Bot, Context } from "grammy"
 import type { InlineKeyboardMarkup } from "grammy/types"
 import type { TelegramSettings } from "../config.ts"
 import { botUpdates } from "../telemetry/metrics.ts"
-import {
-  type BackendError,
-  BotBackend,
-  type BotActor,
-  type BotState,
-  type Order,
-  type PnlPeriod,
-  type SettingsPatch
-} from "./BotBackend.ts"
-import {
-  alreadyDecidedText,
-  approvedText,
-  helpText,
-  orderNotFoundText,
-  ordersText,
-  pnlText,
-  positionsText,
-  rejectedText,
-  signalsText,
-  statusText,
-  UNAUTHORIZED_TEXT
-} from "./format.ts"
+import { type BackendError, BotBackend, type BotActor, type BotState, type PnlPeriod, type SettingsPatch } from "./BotBackend.ts"
+import { installButtons } from "./buttons.ts"
+import { helpText, ordersText, pnlText, positionsText, signalsText, statusText, UNAUTHORIZED_TEXT } from "./format.ts"
 import { clip, escapeHtml } from "./html.ts"
-import { mainMenu, parseCallback } from "./keyboards.ts"
+import { mainMenu } from "./keyboards.ts"
+import { failureText, ok, type Outcome, resultOf } from "./outcome.ts"
 import { isNotModified, type TelegramCallFailed, TelegramClient } from "./TelegramClient.ts"
 
 type Ctx = Context
-
-/** What a handler tells the audit trail. */
-interface Outcome {
-  readonly result: string
-  readonly payload?: Readonly<Record<string, unknown>>
-}
-
-const ok: Outcome = { result: "ok" }
-
-const describe = (e: BackendError): string => {
-  switch (e._tag) {
-    case "Invalid":
-      return e.fields.length === 0 ? e.message : `${e.message}: ${e.fields.map((f) => `${f.field} ${f.problem}`).join("; ")}`
-    default:
-      return e.message
-  }
-}
-
-/** The reply to a failed backend call, in words an operator can act on. */
-const failureText = (e: BackendError): string => {
-  switch (e._tag) {
-    case "BackendUnavailable":
-      return `⚠️ Backend unavailable: ${escapeHtml(clip(e.message))}\nNothing was changed; try again shortly.`
-    case "Invalid":
-      return `⚠️ Not accepted: ${escapeHtml(clip(describe(e)))}`
-    case "NotFound":
-      return `❔ ${escapeHtml(clip(e.message))}`
-    case "Conflict":
-      return `ℹ️ ${escapeHtml(clip(e.message))}`
-  }
-}
-
-const resultOf = (e: BackendError): string => `${e._tag === "BackendUnavailable" ? "error" : e._tag.toLowerCase()}: ${clip(describe(e), 200)}`
 
 const ON = new Set(["on", "true", "yes", "1", "enable", "enabled"])
 const OFF = new Set(["off", "false", "no", "0", "disable", "disabled"])
@@ -98,8 +47,6 @@ export const installHandlers = Effect.fnUntraced(function*(bot: Bot, telegramSet
   const admins = new Set(telegramSettings.adminIds)
   const reportLimit = telegramSettings.reportLimit
   const defaultOrders = options.defaultOrders ?? 10
-  /** Orders whose approve/reject press is being handled (a second press waits for no one). */
-  const deciding = new Set<string>()
 
   // --- Telegram calls (failures are logged; a reply that cannot be sent changes nothing) -------
   const reply = (ctx: Ctx, text: string, keyboard?: InlineKeyboardMarkup) =>
@@ -300,112 +247,5 @@ export const installHandlers = Effect.fnUntraced(function*(bot: Bot, telegramSet
       : undefined)
 
   // --- Buttons ---------------------------------------------------------------------------------
-  /** Menu buttons: change a setting, then edit the same message to the new status. */
-  const menuChange = (ctx: Ctx, patch: SettingsPatch | ((s: BotState) => SettingsPatch), notice: (s: BotState) => string) =>
-    Effect.gen(function*() {
-      const change = typeof patch === "function" ? patch(yield* backend.status) : patch
-      const state = yield* backend.updateSettings(change, actorOf(ctx))
-      yield* answer(ctx, notice(state))
-      yield* edit(ctx, statusText(state), mainMenu(state))
-      return { result: "ok", payload: { patch: change } } satisfies Outcome
-    })
-
-  /** Approve / reject: one backend call per press, then the message shows the outcome. */
-  const decide = (ctx: Ctx, orderId: string, decision: "approve" | "reject") =>
-    Effect.gen(function*() {
-      if (deciding.has(orderId)) {
-        yield* answer(ctx, `Order ${orderId} is already being ${decision === "approve" ? "approved" : "rejected"}…`, true)
-        return { result: "ignored: already in progress" } satisfies Outcome
-      }
-      deciding.add(orderId)
-      const actor = actorOf(ctx)
-      const call = decision === "approve" ? backend.approve(orderId, actor) : backend.reject(orderId, actor)
-      const result = yield* Effect.result(call).pipe(Effect.ensuring(Effect.sync(() => deciding.delete(orderId))))
-      if (result._tag === "Success") {
-        const order = result.success
-        yield* answer(ctx, `Order ${orderId} ${decision === "approve" ? "approved" : "rejected"}`)
-        yield* edit(ctx, decision === "approve" ? approvedText(order, actor) : rejectedText(order, actor))
-        return { result: "ok", payload: { order_status: order.status } } satisfies Outcome
-      }
-      const error = result.failure
-      switch (error._tag) {
-        case "Conflict": {
-          // Already decided (a double press, another admin) or expired: say so, and show the order as it is now.
-          const current = yield* Effect.option(backend.order(orderId))
-          const order: Order | undefined = current._tag === "Some" ? current.value : undefined
-          yield* answer(ctx, error.message, true)
-          yield* edit(ctx, alreadyDecidedText(orderId, error.message, order))
-          return { result: `conflict: ${clip(error.message, 200)}` } satisfies Outcome
-        }
-        case "NotFound":
-          yield* answer(ctx, `Order ${orderId} was not found`, true)
-          yield* edit(ctx, orderNotFoundText(orderId))
-          return { result: `not found` } satisfies Outcome
-        default:
-          // Unavailable or refused: keep the buttons so the press can be repeated.
-          yield* answer(ctx, `Could not ${decision} order ${orderId}: ${describe(error)}`, true)
-          return { result: resultOf(error) } satisfies Outcome
-      }
-    })
-
-  bot.on("callback_query:data", (ctx) =>
-    run(
-      Effect.gen(function*() {
-        const data = ctx.callbackQuery.data
-        const parsed = parseCallback(data)
-        let outcome: Outcome
-        let action: string
-        if (parsed === undefined) {
-          action = "button.unknown"
-          yield* answer(ctx, "This button is not known (any more).", true)
-          outcome = { result: "invalid: unknown button" }
-        } else {
-          action = `button.${parsed._tag === "Approve" ? "approve" : parsed._tag === "Reject" ? "reject" : data}`
-          const handled: Effect.Effect<Outcome, BackendError> = (() => {
-            switch (parsed._tag) {
-              case "ToggleAutoTrade":
-                return menuChange(
-                  ctx,
-                  (s) => ({ auto_trade_enabled: !s.auto_trade_enabled }),
-                  (s) => (s.auto_trade_enabled ? "Auto-Trade enabled" : "Auto-Trade disabled")
-                )
-              case "ToggleManual":
-                return menuChange(
-                  ctx,
-                  (s) => ({ manual_confirmation_required: !s.manual_confirmation_required }),
-                  (s) => (s.manual_confirmation_required ? "Manual confirmations enabled" : "Manual confirmations disabled")
-                )
-              case "Margin":
-                return menuChange(ctx, { margin_mode: parsed.mode }, () => `Margin set to ${parsed.mode}`)
-              case "Leverage":
-                return menuChange(ctx, { leverage: parsed.leverage }, () => `Leverage set to x${parsed.leverage}`)
-              case "Noop":
-                return Effect.as(answer(ctx, undefined), ok)
-              case "Refresh":
-                return Effect.gen(function*() {
-                  const state = yield* backend.status
-                  yield* answer(ctx, "Status updated")
-                  yield* edit(ctx, statusText(state), mainMenu(state))
-                  return ok
-                })
-              case "Approve":
-                return decide(ctx, parsed.orderId, "approve")
-              case "Reject":
-                return decide(ctx, parsed.orderId, "reject")
-            }
-          })()
-          outcome = yield* handled.pipe(
-            Effect.catch((e: BackendError) => Effect.as(answer(ctx, failureTextPlain(e), true), { result: resultOf(e) }))
-          )
-        }
-        yield* audit(ctx, action, outcome, { data })
-      }).pipe(
-        Effect.withSpan("TelegramBot.callback"),
-        Effect.catchCause((cause) => Effect.logError("button press failed", cause))
-      )
-    ))
+  installButtons(bot, { actorOf, answer, audit, backend, edit, run })
 })
-
-/** Callback answers are plain text (no HTML), at most 200 characters. */
-const failureTextPlain = (e: BackendError): string =>
-  e._tag === "BackendUnavailable" ? `Backend unavailable: ${e.message}` : describe(e)

@@ -2,17 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { BigDecimal, Schema } from "effect"
 import fc from "fast-check"
 import { plain, sizeFromMargin } from "../../src/domain/decimal.ts"
-import {
-  CanonicalSignal,
-  type DecodeContext,
-  decodeSignals,
-  normaliseSymbol,
-  parseAction,
-  parsePositiveDecimal,
-  parseTimestamp,
-  resolveAction,
-  staleReason
-} from "../../src/domain/signal.ts"
+import { parseAction, resolveAction } from "../../src/domain/actions.ts"
+import { parsePositiveDecimal, parseTimestamp } from "../../src/domain/alertValues.ts"
+import { CanonicalSignal, type DecodeContext, decodeSignals, staleReason } from "../../src/domain/signal.ts"
+import { normaliseSymbol } from "../../src/domain/symbols.ts"
 import { SIZING_SCALE } from "../../src/domain/orderPlan.ts"
 import { parseBody, REDACTED, tokenFromBody, tokenFromUnparsedBody } from "../../src/domain/webhookBody.ts"
 

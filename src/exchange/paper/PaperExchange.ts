@@ -24,7 +24,8 @@
  * - The account starts with PAPER_BALANCE_USDT (default 10000) the first time; later starts keep
  *   the stored account.
  * - Ids: paper order ids come from a sequence above 2^53 (strings everywhere).
- * The book's statements are in `PaperBook.ts`, the price and contract decisions in `PaperMarket.ts`.
+ * The book's statements are in `PaperBook.ts`, the price and contract decisions in `PaperMarket.ts`,
+ * arming and firing the triggers in `PaperTriggers.ts`.
  */
 import { BigDecimal, Context, Effect, Layer, Schedule, Semaphore } from "effect"
 import { SqlClient } from "effect/sql"
@@ -52,9 +53,10 @@ import {
   type PlaceOrderRequest,
   PriceUnavailable
 } from "../Exchange.ts"
-import { type ExchangeEvent, ExchangeEvents } from "../ExchangeEvents.ts"
-import { type LegRow, makePaperBook, type TriggerRow } from "./PaperBook.ts"
+import { ExchangeEvents } from "../ExchangeEvents.ts"
+import { type LegRow, makePaperBook } from "./PaperBook.ts"
 import { makePaperMarket, rejected } from "./PaperMarket.ts"
+import { makePaperTriggers } from "./PaperTriggers.ts"
 import { PublicMarket } from "./PublicMarket.ts"
 
 export interface PaperExchangeShape {
@@ -94,8 +96,9 @@ export const make = Effect.gen(function*() {
 
   const currentPrice = (symbol: string) => Effect.orElseSucceed(markOf(symbol), () => undefined)
 
-  const { readLegs, leverageFor, writeLeg, wallet, usedMargin, nextOrderId, insertOrder, bookWallet, cancelTriggers, findOrder } =
-    makePaperBook(sql, config.trading.defaultLeverage)
+  const book = makePaperBook(sql, config.trading.defaultLeverage)
+  const { readLegs, leverageFor, writeLeg, wallet, usedMargin, nextOrderId, insertOrder, bookWallet, cancelTriggers, findOrder } = book
+  const triggers = makePaperTriggers(sql, book, feeRate, mode)
 
   /** Everything of one MARKET order, in one transaction. */
   const fillMarket = (req: PlaceOrderRequest, price: BigDecimal.BigDecimal, priceSource: PriceSource) =>
@@ -202,13 +205,7 @@ export const make = Effect.gen(function*() {
         parent: null,
         priceSource
       })
-      if (openedSide !== undefined) {
-        for (const [kind, trigger] of [["stop_loss", req.stopLoss], ["take_profit", req.takeProfit]] as const) {
-          if (trigger === undefined) continue
-          yield* sql`INSERT INTO paper_triggers (symbol, position_side, kind, trigger_price, quantity, parent_client_order_id)
-            VALUES (${req.symbol}, ${openedSide}, ${kind}, ${plain(trigger)}::numeric, ${plain(opened)}::numeric, ${req.clientOrderId})`
-        }
-      }
+      if (openedSide !== undefined) yield* triggers.arm(req, openedSide, opened)
       return order
     })
 
@@ -235,84 +232,12 @@ export const make = Effect.gen(function*() {
     return order
   })
 
-  const fires = (t: TriggerRow, price: BigDecimal.BigDecimal) => {
-    const trigger = parseUnsafe(t.trigger_price)
-    const long = t.position_side === "long"
-    return t.kind === "stop_loss"
-      ? (long ? BigDecimal.isLessThanOrEqualTo(price, trigger) : BigDecimal.isGreaterThanOrEqualTo(price, trigger))
-      : (long ? BigDecimal.isGreaterThanOrEqualTo(price, trigger) : BigDecimal.isLessThanOrEqualTo(price, trigger))
-  }
-
   const checkTriggers = Effect.fn("PaperExchange.checkTriggers")(function*(symbol: string, given?: BigDecimal.BigDecimal) {
     // Triggers fire on market prices only (never on a price some fill was booked at).
     const price = given ?? (yield* Effect.orElseSucceed(prices.live(symbol), () => undefined))
     if (price === undefined) return 0
     yield* prices.filledAt(symbol, price)
-    const published = yield* lock.withPermits(1)(sql.withTransaction(Effect.gen(function*() {
-      const out: Array<ExchangeEvent> = []
-      const active = yield* sql<TriggerRow>`SELECT id::text AS id, position_side, kind, trigger_price::text AS trigger_price,
-          quantity::text AS quantity, parent_client_order_id
-        FROM paper_triggers WHERE symbol = ${symbol} AND status = 'active' ORDER BY id`
-      /** Entry orders whose SL/TP pair already fired in this pass (the other one is cancelled). */
-      const done = new Set<string>()
-      for (const t of active) {
-        const pair = t.parent_client_order_id ?? `trigger:${t.id}`
-        if (done.has(pair) || !fires(t, price)) continue
-        const { legs, leverage } = yield* readLegs(symbol)
-        const leg = legs[t.position_side]
-        if (isFlat(leg)) {
-          yield* cancelTriggers(symbol, t.position_side)
-          continue
-        }
-        // Closes what the entry opened (never more than is still open).
-        const quantity = BigDecimal.min(parseUnsafe(t.quantity), leg.quantity)
-        const action = t.position_side === "long" ? "sell" as const : "buy" as const
-        const result = applyToLeg(t.position_side, leg, action, quantity, price)
-        const fee = BigDecimal.multiply(BigDecimal.multiply(quantity, price), feeRate)
-        yield* writeLeg(symbol, t.position_side, result.leg, leverage[t.position_side])
-        yield* bookWallet(result.realised, fee)
-        const positionSide: ExchangePositionSide = mode === "one_way" ? "BOTH" : t.position_side === "long" ? "LONG" : "SHORT"
-        const order = yield* insertOrder({
-          orderId: yield* nextOrderId,
-          clientOrderId: null,
-          symbol,
-          side: action === "sell" ? "SELL" : "BUY",
-          positionSide,
-          kind: t.kind,
-          reduceOnly: true,
-          quantity,
-          executed: quantity,
-          price,
-          fee,
-          realised: result.realised,
-          parent: t.parent_client_order_id,
-          priceSource: "exchange"
-        })
-        yield* sql`UPDATE paper_triggers SET status = 'triggered', closed_at = now() WHERE id = ${t.id}::bigint`
-        // The other half of this entry's SL/TP pair is cancelled; a flat position cancels everything on its side.
-        if (t.parent_client_order_id !== null) {
-          yield* sql`UPDATE paper_triggers SET status = 'cancelled', closed_at = now()
-            WHERE parent_client_order_id = ${t.parent_client_order_id} AND status = 'active'`
-        }
-        if (isFlat(result.leg)) yield* cancelTriggers(symbol, t.position_side)
-        done.add(pair)
-        out.push({
-          _tag: "ProtectiveFill",
-          kind: t.kind,
-          symbol,
-          exchangeOrderId: order.orderId,
-          parentClientOrderId: t.parent_client_order_id ?? undefined,
-          side: order.side,
-          positionSide,
-          quantity,
-          price,
-          fee,
-          feeAsset: "USDT",
-          filledAt: order.updatedAt
-        })
-      }
-      return out
-    })))
+    const published = yield* lock.withPermits(1)(sql.withTransaction(triggers.fire(symbol, price)))
     for (const event of published) {
       yield* Effect.logInfo(`paper ${event._tag === "ProtectiveFill" ? event.kind : ""} triggered on ${symbol} at ${plain(price)}`)
       yield* events.publish(event)
