@@ -44,8 +44,6 @@ import { normaliseSymbol } from "./symbols.ts"
 import { Action, type FieldProblem, MarginMode, SignalPositionSide } from "./vocabulary.ts"
 import { normaliseKey, type ParsedBody } from "./webhookBody.ts"
 
-/** The signal list's query filters read a symbol and a time by the same rules as an alert. */
-export { normaliseSymbol, parseTimestamp }
 
 // ---------------------------------------------------------------------------------------------
 // The canonical signal
