@@ -11,12 +11,11 @@
  *   every applied fill.
  * - Open positions (entry price = cost / quantity) with unrealised PnL at the exchange's mark price,
  *   cached for a few seconds per symbol; a mark price that cannot be read makes that position's
- *   `mark_price`/`unrealized_pnl` null (and it counts 0 in unrealised totals) — never a failed call.
+ *   mark price and unrealised PnL null (and it counts 0 in unrealised totals) — never a failed call.
  * - Balances from `Exchange.balances` (the paper exchange's simulated account in paper mode, BingX
  *   `/user/balance` live), cached briefly; when the exchange fails, the last answer is served for up
  *   to `balancesMaxStale`, then `BalancesUnavailable`. Mapping: free = available margin,
  *   total = equity, locked = total − free (never negative).
- *
  * - Fee corrections: a fill booked with an estimated fee gets its exact fee later (`correctFee`);
  *   the ledger books the difference exactly once (see PnlRepo), whether the fill was applied
  *   already or not yet.
