@@ -91,6 +91,14 @@ export const PnlReport = Schema.Struct({
   bySymbol: "by_symbol"
 }))
 
+export type Balance = typeof Balance.Type
+export type PnlSummary = typeof PnlSummary.Type
+export type Position = typeof Position.Type
+export type PnlReport = typeof PnlReport.Type
+/** The `period` of `GET /pnl`. */
+export const PnlPeriod = Period
+export type PnlPeriod = Period
+
 /** `GET /positions`. */
 export const PositionList = Schema.Struct({ positions: Schema.Array(Position) })
 /** `GET /balances`. */
