@@ -66,7 +66,7 @@ export interface AppOverrides {
 
 /** The parts of /bot/status owned by other services. */
 const statusParts = BotStatusParts.layerFrom<PnlService | OrderService>({
-  account: Effect.flatMap(PnlService, (pnl) => pnl.botStatusParts),
+  account: Effect.flatMap(PnlService, (pnl) => pnl.account),
   breaker: Effect.map(Effect.flatMap(OrderService, (orders) => orders.breakerStatus), (b) => ({
     state: b.state,
     consecutive_failures: b.consecutiveFailures,

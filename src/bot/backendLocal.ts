@@ -9,7 +9,7 @@
  * - orders, one order, approve, reject: OrderService (unknown → `NotFound`, already decided or
  *   expired → `Conflict`, with the service's message — the same as the HTTP 404 / 409); the
  *   contract's order type is still its wire shape, so these are written with `orderJson` once;
- * - PnL and positions: PnlService.
+ * - PnL and positions: PnlService's records (the contract's PnL types are those records).
  * A database failure is `BackendUnavailable` with the words of the API's 503.
  *
  * Settings updates and audit rows go through `BotSettings` and `AuditLog` with the Telegram user
@@ -97,7 +97,7 @@ export class LocalOperations extends Context.Service<LocalOperations, LocalOpera
       approve: (orderId, actorId) => Effect.map(orderErrors(orders.approve(orderId, telegram(actorId))), orderJson),
       reject: (orderId, actorId) => Effect.map(orderErrors(orders.reject(orderId, telegram(actorId))), orderJson),
       pnl: (period) => pnl.periodSummary(period).pipe(Effect.mapError(databaseDown)),
-      positions: pnl.positionsJson.pipe(Effect.mapError(databaseDown))
+      positions: pnl.openPositions.pipe(Effect.mapError(databaseDown))
     })
   })
 

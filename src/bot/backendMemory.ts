@@ -6,7 +6,7 @@
  */
 import { Effect, Schema } from "effect"
 import { type Action, type FieldProblem, MarginMode, type PositionSide } from "../domain/vocabulary.ts"
-import { parseUnsafe } from "../domain/decimal.ts"
+import { parseUnsafe, ZERO } from "../domain/decimal.ts"
 import {
   BackendUnavailable,
   type BotAuditEntry,
@@ -210,16 +210,16 @@ export class MemoryBackend {
       ? {
         period,
         from: null,
-        to: iso(this.now()),
-        realized: "0",
-        fees: "0",
-        net: "0",
-        unrealized: "0",
-        volume: "0",
+        to: this.now(),
+        realised: ZERO,
+        fees: ZERO,
+        net: ZERO,
+        unrealised: ZERO,
+        volume: ZERO,
         trades: 0,
-        realising_fills: 0,
-        win_rate: null,
-        by_symbol: []
+        realisingFills: 0,
+        winRate: null,
+        bySymbol: []
       }
       : { ...this.pnlReport, period }
   }

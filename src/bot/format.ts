@@ -2,6 +2,7 @@
  * Every text the bot sends, in Telegram HTML. Dynamic values are escaped here and nowhere else;
  * every function returns a message under 4096 visible characters.
  */
+import type { BigDecimal } from "effect"
 import { plain } from "../domain/decimal.ts"
 import type { Notification } from "../notify/Notifier.ts"
 import type { BotActor, BotState, Order, PnlReport, Position, Signal } from "./contract.ts"
@@ -49,12 +50,16 @@ const onOff = (b: boolean) => (b ? "ON" : "OFF")
 const side = (s: string | null) => (s === null ? "" : ` (${e(s)})`)
 const NOT_AVAILABLE = "• not available"
 
+/** A PnL decimal for display: plain digits, 2 decimals (half away from zero). */
+const money = (d: BigDecimal.BigDecimal): string => e(fixed(plain(d)))
+const time = (d: Date | null, fallback?: string): string => utc(d === null ? null : d.toISOString(), fallback)
+
 const positionLine = (p: Position): string => {
   const lev = p.leverage === null ? "—" : `x${p.leverage}`
-  const mark = p.mark_price === null ? "" : `, mark ${e(p.mark_price)}`
-  const upnl = p.unrealized_pnl === null ? "" : `, uPnL ${e(fixed(p.unrealized_pnl))}`
-  return `• ${e(p.symbol)} — ${e(p.side.toUpperCase())} qty ${e(p.quantity)} @ ${e(p.entry_price)}${mark}${upnl} (lev ${lev}) opened ${
-    utc(p.opened_at, "unknown")
+  const mark = p.markPrice === null ? "" : `, mark ${e(plain(p.markPrice))}`
+  const upnl = p.unrealised === null ? "" : `, uPnL ${money(p.unrealised)}`
+  return `• ${e(p.symbol)} — ${e(p.side.toUpperCase())} qty ${e(plain(p.quantity))} @ ${e(plain(p.entryPrice))}${mark}${upnl} (lev ${lev}) opened ${
+    time(p.openedAt, "unknown")
   }`
 }
 
@@ -78,18 +83,18 @@ export const statusText = (state: BotState, notice?: string): string => {
   else if (state.balances.length === 0) lines.push("• None recorded")
   else {
     for (const b of state.balances) {
-      lines.push(`• ${e(b.asset)}: free ${e(b.free)}, locked ${e(b.locked)}, total ${e(b.total)}`)
+      lines.push(`• ${e(b.asset)}: free ${e(plain(b.free))}, locked ${e(plain(b.locked))}, total ${e(plain(b.total))}`)
     }
   }
   lines.push("", "<b>PnL</b>")
   if (state.pnl === undefined) lines.push(NOT_AVAILABLE)
   else {
     lines.push(
-      `Realized: ${e(fixed(state.pnl.realized))}`,
-      `Unrealized: ${e(fixed(state.pnl.unrealized))}`,
-      `Total: ${e(fixed(state.pnl.total))}`,
-      `Fees: ${e(fixed(state.pnl.fees))}`,
-      `Net: ${e(fixed(state.pnl.net))}`
+      `Realized: ${money(state.pnl.realised)}`,
+      `Unrealized: ${money(state.pnl.unrealised)}`,
+      `Total: ${money(state.pnl.total)}`,
+      `Fees: ${money(state.pnl.fees)}`,
+      `Net: ${money(state.pnl.net)}`
     )
   }
   lines.push("", "<b>Open Positions</b>")
@@ -143,24 +148,24 @@ export const positionsText = (positions: ReadonlyArray<Position>): string => {
 }
 
 export const pnlText = (r: PnlReport): string => {
-  const from = r.from === null ? "the beginning" : utc(r.from)
+  const from = time(r.from, "the beginning")
   const lines = [
     `<b>PnL — ${e(r.period)}</b>`,
-    `From ${from} to ${utc(r.to)}`,
-    `Realized: ${e(fixed(r.realized))}`,
-    `Fees: ${e(fixed(r.fees))}`,
-    `Net: ${e(fixed(r.net))}`,
-    `Unrealized: ${e(fixed(r.unrealized))}`,
-    `Volume: ${e(fixed(r.volume))}`,
-    `Trades: ${e(r.trades)} (realising fills: ${e(r.realising_fills)})`,
-    `Win rate: ${r.win_rate === null ? "n/a" : `${e(percent(r.win_rate))}%`}`
+    `From ${from} to ${time(r.to)}`,
+    `Realized: ${money(r.realised)}`,
+    `Fees: ${money(r.fees)}`,
+    `Net: ${money(r.net)}`,
+    `Unrealized: ${money(r.unrealised)}`,
+    `Volume: ${money(r.volume)}`,
+    `Trades: ${e(r.trades)} (realising fills: ${e(r.realisingFills)})`,
+    `Win rate: ${r.winRate === null ? "n/a" : `${e(percent(plain(r.winRate)))}%`}`
   ]
-  if (r.by_symbol.length > 0) {
+  if (r.bySymbol.length > 0) {
     lines.push("", "<b>By symbol</b>")
-    for (const s of r.by_symbol) {
+    for (const s of r.bySymbol) {
       lines.push(
-        `• ${e(s.symbol)}: net ${e(fixed(s.net))} (realized ${e(fixed(s.realized))}, fees ${e(fixed(s.fees))}), volume ${
-          e(fixed(s.volume))
+        `• ${e(s.symbol)}: net ${money(s.net)} (realized ${money(s.realised)}, fees ${money(s.fees)}), volume ${
+          money(s.volume)
         }, ${e(s.trades)} trades`
       )
     }

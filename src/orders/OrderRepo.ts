@@ -15,6 +15,7 @@
 import { type BigDecimal, Context, Effect, Layer, Metric, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
+import { Numeric, Timestamptz } from "../db/columns.ts"
 import { plain, plainOrNull } from "../domain/decimal.ts"
 import { canTransition, Fill, isFinal, Order, type OrderStatus } from "../domain/order.ts"
 import { OrderRequest } from "../domain/orderPlan.ts"
@@ -62,10 +63,6 @@ const COLUMNS = `id::text AS id, signal_id::text AS signal_id, symbol, action, p
 const FILL_COLUMNS = `id::text AS id, order_id::text AS order_id, fill_key, symbol, action, position_side,
   quantity::text AS quantity, price::text AS price, fee::text AS fee, fee_asset, price_source, filled_at`
 
-/** Postgres `numeric`, selected as text. */
-const Numeric = Schema.BigDecimalFromString
-/** `timestamptz`: a Date from the driver; ISO text inside `row_to_json`. */
-const Timestamp = Schema.Union([Schema.Date, Schema.DateFromString])
 /** The planned request as stored in `jsonb`. */
 const PlannedJson = Schema.toCodecJson(OrderRequest)
 
@@ -80,11 +77,11 @@ const OrderFromRow = Schema.Struct({
   stopLoss: Schema.NullOr(Numeric),
   takeProfit: Schema.NullOr(Numeric),
   planned: Schema.NullOr(PlannedJson),
-  createdAt: Timestamp,
-  updatedAt: Timestamp,
-  pendingSince: Schema.NullOr(Timestamp),
-  submittedAt: Schema.NullOr(Timestamp),
-  completedAt: Schema.NullOr(Timestamp)
+  createdAt: Timestamptz,
+  updatedAt: Timestamptz,
+  pendingSince: Schema.NullOr(Timestamptz),
+  submittedAt: Schema.NullOr(Timestamptz),
+  completedAt: Schema.NullOr(Timestamptz)
 }).pipe(
   Schema.encodeKeys({
     signalId: "signal_id",
@@ -113,7 +110,7 @@ const FillFromRow = Schema.Struct({
   quantity: Numeric,
   price: Numeric,
   fee: Numeric,
-  filledAt: Timestamp
+  filledAt: Timestamptz
 }).pipe(
   Schema.encodeKeys({
     orderId: "order_id",

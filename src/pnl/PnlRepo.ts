@@ -3,14 +3,22 @@
  * (migration 0030). Fills are applied in transactions that first lock the single
  * `pnl_ledger_lock` row, take the oldest fills not yet applied (a batch), update their slots and
  * mark the fills applied — so fills are applied exactly once and in id order, by any number of
- * callers or processes. Numerics are read as text and parsed as `BigDecimal`; ids travel as strings.
+ * callers or processes. A fee correction takes the same lock: it rewrites the fill's fee and, when
+ * the fill is already in the book, adds the difference to its slot's fees in the same transaction
+ * (a second correction to the same figure finds no difference), so every fee counts exactly once.
+ * Rows are decoded with the Schemas of src/pnl/rows.ts into domain records (a row that does not
+ * decode is a defect: the tables' constraints make it impossible); values are encoded (plain
+ * decimal text, ISO times) only when written.
  */
-import { BigDecimal, Context, Data, Effect, Layer } from "effect"
-import { SqlClient } from "effect/sql"
+import { BigDecimal, Context, Data, Effect, Layer, Schema } from "effect"
+import { SqlClient, SqlSchema } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
-import { parseUnsafe, plain, ZERO } from "../domain/decimal.ts"
-import type { Action, PositionSide } from "../domain/vocabulary.ts"
-import { applyFill, type BookFill, EMPTY_SLOT, type FillOutcome, type Slot, slotOf, type SlotState } from "./book.ts"
+import { plain, ZERO } from "../domain/decimal.ts"
+import type { BookSlot } from "../domain/vocabulary.ts"
+import { applyFill, type BookFill, EMPTY_SLOT, slotOf, type SlotState } from "./book.ts"
+import type { Window } from "./report.ts"
+import type { AppliedFill, FeeCorrection, ReportedFill, StoredSlot, SymbolPeriod } from "./records.ts"
+import { FeeRow, PendingFillRow, ReportedFillRow, SLOT_COLUMNS, SlotRow, storedSlot, SymbolPeriodRow } from "./rows.ts"
 
 /** A stored fill the ledger cannot apply (it stays unapplied; the next sweep tries again). */
 export class PnlLedgerError extends Data.TaggedError("PnlLedgerError")<{
@@ -18,96 +26,11 @@ export class PnlLedgerError extends Data.TaggedError("PnlLedgerError")<{
   readonly message: string
 }> {}
 
-export interface StoredSlot {
-  readonly symbol: string
-  readonly slot: Slot
-  readonly state: SlotState
-  readonly updatedAt: Date
-}
-
-export interface AppliedFill {
+/** A fee correction named a fill that is not stored. */
+export class FillNotFound extends Data.TaggedError("FillNotFound")<{
   readonly fillId: string
-  readonly symbol: string
-  readonly slot: Slot
-  readonly outcome: FillOutcome
-  /** Realised PnL of the fill's symbol (all slots) and of the whole book, after this fill. */
-  readonly symbolRealised: BigDecimal.BigDecimal
-  readonly totalRealised: BigDecimal.BigDecimal
-}
-
-/** Aggregates of the fills of one symbol in a time window. */
-export interface SymbolPeriodRow {
-  readonly symbol: string
-  readonly trades: number
-  readonly volume: BigDecimal.BigDecimal
-  readonly fees: BigDecimal.BigDecimal
-  readonly realised: BigDecimal.BigDecimal
-  readonly realisingFills: number
-  readonly winningFills: number
-}
-
-/** One fill with its PnL, for the CSV report. */
-export interface FillReportRow {
-  readonly fillId: string
-  readonly orderId: string
-  readonly filledAt: Date
-  readonly symbol: string
-  readonly action: Action
-  readonly positionSide: PositionSide | null
-  readonly quantity: BigDecimal.BigDecimal
-  readonly price: BigDecimal.BigDecimal
-  readonly fee: BigDecimal.BigDecimal
-  readonly feeAsset: string
-  /** undefined while the fill is not applied yet. */
-  readonly realised: BigDecimal.BigDecimal | undefined
-  readonly closedQuantity: BigDecimal.BigDecimal | undefined
-}
-
-interface SlotRow {
-  readonly symbol: string
-  readonly slot: Slot
-  readonly side: PositionSide | null
-  readonly quantity: string
-  readonly cost: string
-  readonly realised: string
-  readonly fees: string
-  readonly fills: string
-  readonly leverage: number | null
-  readonly opened_at: Date | string | null
-  readonly updated_at: Date | string
-}
-
-const SLOT_COLUMNS = `symbol, slot, side, quantity::text AS quantity, cost::text AS cost, realised::text AS realised,
-  fees::text AS fees, fills::text AS fills, leverage, opened_at, updated_at`
-
-const toDate = (v: Date | string): Date => (v instanceof Date ? v : new Date(v))
-
-const toStoredSlot = (row: SlotRow): StoredSlot => ({
-  symbol: row.symbol,
-  slot: row.slot,
-  updatedAt: toDate(row.updated_at),
-  state: {
-    side: row.side ?? undefined,
-    leg: { quantity: parseUnsafe(row.quantity), cost: parseUnsafe(row.cost) },
-    realised: parseUnsafe(row.realised),
-    fees: parseUnsafe(row.fees),
-    fills: Number(row.fills),
-    openedAt: row.opened_at === null ? undefined : toDate(row.opened_at),
-    leverage: row.leverage === null ? undefined : Number(row.leverage)
-  }
-})
-
-interface PendingRow {
-  readonly id: string
-  readonly symbol: string
-  readonly action: Action
-  readonly position_side: PositionSide | null
-  readonly quantity: string
-  readonly price: string
-  readonly fee: string
-  readonly filled_at: Date | string
-  readonly leverage: number | null
-}
+  readonly message: string
+}> {}
 
 export interface AppliedBatch {
   readonly applied: ReadonlyArray<AppliedFill>
@@ -124,21 +47,38 @@ export interface PnlRepoShape {
   /** Whether a fill exists and is applied (undefined: no such fill). */
   readonly isApplied: (fillId: string) => Effect.Effect<boolean | undefined, SqlError>
   readonly slots: Effect.Effect<ReadonlyArray<StoredSlot>, SqlError>
-  /** Fills in [from, to) grouped by symbol (an undefined bound is open). */
-  readonly periodBySymbol: (
-    from: Date | undefined,
-    to: Date | undefined
-  ) => Effect.Effect<ReadonlyArray<SymbolPeriodRow>, SqlError>
-  /** Fills in [from, to), oldest first (an undefined bound is open). */
-  readonly fillsReport: (
-    from: Date | undefined,
-    to: Date | undefined
-  ) => Effect.Effect<ReadonlyArray<FillReportRow>, SqlError>
+  /** Fills in the window grouped by symbol. */
+  readonly periodBySymbol: (window: Window) => Effect.Effect<ReadonlyArray<SymbolPeriod>, SqlError>
+  /** Fills in the window, oldest first. */
+  readonly fillsReport: (window: Window) => Effect.Effect<ReadonlyArray<ReportedFill>, SqlError>
+  /**
+   * Sets a fill's fee to the exact figure (one transaction, under the ledger lock). When the fill
+   * is applied already, the difference goes into its slot's fees now; when it is not, it will be
+   * applied with this fee. The same figure again changes nothing.
+   */
+  readonly correctFee: (
+    fillId: string,
+    fee: BigDecimal.BigDecimal
+  ) => Effect.Effect<FeeCorrection, SqlError | FillNotFound | PnlLedgerError>
 }
+
+/** A row that does not match its Schema cannot come from these tables: a defect, with the reason. */
+const orDieOnSchema = <A, E, R>(effect: Effect.Effect<A, E | Schema.SchemaError, R>): Effect.Effect<A, Exclude<E, Schema.SchemaError>, R> =>
+  Effect.catchIf(
+    effect,
+    (e): e is Schema.SchemaError => Schema.isSchemaError(e),
+    (e) => Effect.die(new Error(`PnL: a stored row does not decode: ${e.message}`))
+  ) as Effect.Effect<A, Exclude<E, Schema.SchemaError>, R>
+
+const decodeSlots = Schema.decodeUnknownEffect(Schema.Array(SlotRow))
+const decodePending = Schema.decodeUnknownEffect(Schema.Array(PendingFillRow))
+const decodeFee = Schema.decodeUnknownEffect(Schema.Array(FeeRow))
 
 export class PnlRepo extends Context.Service<PnlRepo, PnlRepoShape>()("tvtelegrambingx/PnlRepo") {
   static readonly make = Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+
+    const lockLedger = sql`SELECT id FROM pnl_ledger_lock WHERE id = 1 FOR UPDATE`
 
     /**
      * Up to `limit` of the oldest unapplied fills, in id order, in ONE transaction under the ledger
@@ -151,19 +91,22 @@ export class PnlRepo extends Context.Service<PnlRepo, PnlRepoShape>()("tvtelegra
      */
     const applyBatch = (limit: number) =>
       sql.withTransaction(Effect.gen(function*() {
-        yield* sql`SELECT id FROM pnl_ledger_lock WHERE id = 1 FOR UPDATE`
-        const pending = yield* sql<PendingRow>`
-          SELECT f.id::text AS id, f.symbol, f.action, f.position_side, f.quantity::text AS quantity,
-                 f.price::text AS price, f.fee::text AS fee, f.filled_at, o.leverage
-          FROM fills f JOIN orders o ON o.id = f.order_id
-          WHERE f.pnl_applied_at IS NULL
-          ORDER BY f.id
-          LIMIT ${limit}`
+        yield* lockLedger
+        const pending = yield* decodePending(
+          yield* sql`
+            SELECT f.id::text AS id, f.symbol, f.action, f.position_side, f.quantity::text AS quantity,
+                   f.price::text AS price, f.fee::text AS fee, f.filled_at, o.leverage
+            FROM fills f JOIN orders o ON o.id = f.order_id
+            WHERE f.pnl_applied_at IS NULL
+            ORDER BY f.id
+            LIMIT ${limit}`
+        )
         if (pending.length === 0) return { applied: [], drained: true }
-        const rows = yield* sql<SlotRow>`
-          SELECT ${sql.unsafe(SLOT_COLUMNS)} FROM pnl_positions ORDER BY symbol, slot FOR UPDATE`
+        const rows = yield* decodeSlots(
+          yield* sql`SELECT ${sql.unsafe(SLOT_COLUMNS)} FROM pnl_positions ORDER BY symbol, slot FOR UPDATE`
+        )
         const states = new Map<string, SlotState>()
-        for (const row of rows) states.set(`${row.symbol}\u0000${row.slot}`, toStoredSlot(row).state)
+        for (const row of rows) states.set(`${row.symbol}\u0000${row.slot}`, storedSlot(row).state)
         const realisedOf = (symbol: string | undefined) => {
           let sum = ZERO
           for (const [key, state] of states) {
@@ -172,18 +115,18 @@ export class PnlRepo extends Context.Service<PnlRepo, PnlRepoShape>()("tvtelegra
           return sum
         }
         const applied: Array<AppliedFill> = []
-        const touched = new Map<string, { readonly symbol: string; readonly slot: Slot }>()
+        const touched = new Map<string, { readonly symbol: string; readonly slot: BookSlot }>()
         for (const fill of pending) {
-          const slot = slotOf(fill.position_side)
+          const slot = slotOf(fill.positionSide)
           const key = `${fill.symbol}\u0000${slot}`
           const bookFill: BookFill = {
             action: fill.action,
-            positionSide: fill.position_side,
-            quantity: parseUnsafe(fill.quantity),
-            price: parseUnsafe(fill.price),
-            fee: parseUnsafe(fill.fee),
-            filledAt: toDate(fill.filled_at),
-            leverage: fill.leverage === null ? undefined : Number(fill.leverage)
+            positionSide: fill.positionSide,
+            quantity: fill.quantity,
+            price: fill.price,
+            fee: fill.fee,
+            filledAt: fill.filledAt,
+            leverage: fill.leverage ?? undefined
           }
           const outcome = yield* Effect.try({
             try: () => applyFill(states.get(key) ?? EMPTY_SLOT, bookFill),
@@ -205,7 +148,7 @@ export class PnlRepo extends Context.Service<PnlRepo, PnlRepoShape>()("tvtelegra
             totalRealised: realisedOf(undefined)
           })
         }
-        // Every touched slot in one statement (exact decimal strings, cast by Postgres).
+        // Every touched slot in one statement (plain decimal text, cast by Postgres).
         const slotRows = sql.csv(
           [...touched].map(([key, { symbol, slot }]) => {
             const s = states.get(key)!
@@ -239,7 +182,7 @@ export class PnlRepo extends Context.Service<PnlRepo, PnlRepoShape>()("tvtelegra
           return yield* new PnlLedgerError({ fillId: first.fillId, message: `fill ${first.fillId} was applied concurrently` })
         }
         return { applied, drained: pending.length < limit && applied.length === pending.length }
-      }))
+      })).pipe(orDieOnSchema)
 
     const isApplied = (fillId: string) =>
       Effect.map(
@@ -247,98 +190,95 @@ export class PnlRepo extends Context.Service<PnlRepo, PnlRepoShape>()("tvtelegra
         (rows) => rows[0]?.applied
       )
 
-    const slots = Effect.map(
-      sql<SlotRow>`SELECT ${sql.unsafe(SLOT_COLUMNS)} FROM pnl_positions ORDER BY symbol, slot`,
-      (rows) => rows.map(toStoredSlot)
-    )
+    const slots = SqlSchema.findAll({
+      Request: Schema.Void,
+      Result: SlotRow,
+      execute: () => sql`SELECT ${sql.unsafe(SLOT_COLUMNS)} FROM pnl_positions ORDER BY symbol, slot`
+    })(undefined).pipe(Effect.map((rows) => rows.map(storedSlot)), orDieOnSchema)
 
     const since = (from: Date | undefined) =>
       from === undefined ? sql`TRUE` : sql`f.filled_at >= ${from.toISOString()}::timestamptz`
     const before = (to: Date | undefined) =>
       to === undefined ? sql`TRUE` : sql`f.filled_at < ${to.toISOString()}::timestamptz`
 
-    const periodBySymbol = (from: Date | undefined, to: Date | undefined) =>
-      Effect.map(
-        sql<{
-          symbol: string
-          trades: number
-          volume: string
-          fees: string
-          realised: string
-          realising: number
-          wins: number
-        }>`
+    const BoundsRequest = Schema.Struct({ from: Schema.UndefinedOr(Schema.Date), to: Schema.UndefinedOr(Schema.Date) })
+
+    const findPeriodBySymbol = SqlSchema.findAll({
+      Request: BoundsRequest,
+      Result: SymbolPeriodRow,
+      execute: ({ from, to }) =>
+        sql`
           SELECT f.symbol,
-                 COUNT(*)::integer AS trades,
+                 COUNT(*)::text AS trades,
                  SUM(f.price * f.quantity)::text AS volume,
                  SUM(f.fee)::text AS fees,
                  COALESCE(SUM(f.realised_pnl) FILTER (WHERE f.pnl_applied_at IS NOT NULL), 0)::text AS realised,
-                 (COUNT(*) FILTER (WHERE f.pnl_closed_quantity > 0))::integer AS realising,
+                 (COUNT(*) FILTER (WHERE f.pnl_closed_quantity > 0))::text AS realising,
                  (COUNT(*) FILTER (WHERE f.pnl_closed_quantity > 0 AND f.realised_pnl > 0
-                                    AND f.pnl_applied_at IS NOT NULL))::integer AS wins
+                                    AND f.pnl_applied_at IS NOT NULL))::text AS wins
           FROM fills f
           WHERE ${since(from)} AND ${before(to)}
           GROUP BY f.symbol
-          ORDER BY f.symbol`,
-        (rows) =>
-          rows.map((r): SymbolPeriodRow => ({
-            symbol: r.symbol,
-            trades: Number(r.trades),
-            volume: parseUnsafe(r.volume),
-            fees: parseUnsafe(r.fees),
-            realised: parseUnsafe(r.realised),
-            realisingFills: Number(r.realising),
-            winningFills: Number(r.wins)
-          }))
-      )
+          ORDER BY f.symbol`
+    })
+    const periodBySymbol = (window: Window) => orDieOnSchema(findPeriodBySymbol(window))
 
-    const fillsReport = (from: Date | undefined, to: Date | undefined) =>
-      Effect.map(
-        sql<{
-          id: string
-          order_id: string
-          filled_at: Date | string
-          symbol: string
-          action: Action
-          position_side: PositionSide | null
-          quantity: string
-          price: string
-          fee: string
-          fee_asset: string
-          realised_pnl: string | null
-          closed: string | null
-          applied: boolean
-        }>`
+    const findFills = SqlSchema.findAll({
+      Request: BoundsRequest,
+      Result: ReportedFillRow,
+      execute: ({ from, to }) =>
+        sql`
           SELECT f.id::text AS id, f.order_id::text AS order_id, f.filled_at, f.symbol, f.action, f.position_side,
                  f.quantity::text AS quantity, f.price::text AS price, f.fee::text AS fee, f.fee_asset,
-                 f.realised_pnl::text AS realised_pnl, f.pnl_closed_quantity::text AS closed,
-                 f.pnl_applied_at IS NOT NULL AS applied
+                 CASE WHEN f.pnl_applied_at IS NULL THEN NULL ELSE COALESCE(f.realised_pnl, 0)::text END AS realised_pnl,
+                 CASE WHEN f.pnl_applied_at IS NULL THEN NULL ELSE COALESCE(f.pnl_closed_quantity, 0)::text END AS closed
           FROM fills f
           WHERE ${since(from)} AND ${before(to)}
-          ORDER BY f.filled_at, f.id`,
-        (rows) =>
-          rows.map((r): FillReportRow => ({
-            fillId: r.id,
-            orderId: r.order_id,
-            filledAt: toDate(r.filled_at),
-            symbol: r.symbol,
-            action: r.action,
-            positionSide: r.position_side,
-            quantity: parseUnsafe(r.quantity),
-            price: parseUnsafe(r.price),
-            fee: parseUnsafe(r.fee),
-            feeAsset: r.fee_asset,
-            realised: r.applied ? (r.realised_pnl === null ? ZERO : parseUnsafe(r.realised_pnl)) : undefined,
-            closedQuantity: r.applied ? (r.closed === null ? ZERO : parseUnsafe(r.closed)) : undefined
-          }))
-      )
+          ORDER BY f.filled_at, f.id`
+    })
+    const fillsReport = (window: Window) => orDieOnSchema(findFills(window))
+
+    const correctFee = (fillId: string, fee: BigDecimal.BigDecimal) =>
+      sql.withTransaction(Effect.gen(function*() {
+        // The ledger lock first (as applyBatch): a batch reading this fill's fee and this update
+        // never interleave, so the fill is counted with either the old fee plus the delta or the
+        // exact fee, never both.
+        yield* lockLedger
+        const [row] = yield* decodeFee(
+          yield* sql`
+            SELECT id::text AS id, symbol, position_side, fee::text AS fee, pnl_applied_at IS NOT NULL AS applied
+            FROM fills WHERE id = ${fillId}::bigint FOR UPDATE`
+        )
+        if (row === undefined) {
+          return yield* new FillNotFound({ fillId, message: `fill ${fillId} is not stored; its fee cannot be corrected` })
+        }
+        const delta = BigDecimal.subtract(fee, row.fee)
+        const correction: FeeCorrection = { fillId: row.id, previousFee: row.fee, fee, delta, booked: row.applied }
+        if (BigDecimal.isZero(delta)) return correction
+        yield* sql`UPDATE fills SET fee = ${plain(fee)}::numeric WHERE id = ${fillId}::bigint`
+        if (!row.applied) return correction
+        const slot = slotOf(row.positionSide)
+        const updated = yield* sql<{ symbol: string }>`
+          UPDATE pnl_positions SET fees = fees + ${plain(delta)}::numeric, updated_at = now()
+          WHERE symbol = ${row.symbol} AND slot = ${slot}
+          RETURNING symbol`
+        if (updated.length !== 1) {
+          // An applied fill always has its slot row (written in the same transaction as the mark).
+          return yield* new PnlLedgerError({
+            fillId,
+            message: `fill ${fillId} is applied but its slot ${row.symbol}/${slot} is missing; fee not corrected`
+          })
+        }
+        return correction
+      })).pipe(orDieOnSchema)
 
     return PnlRepo.of({
       applyBatch: (limit: number) => Effect.withSpan(applyBatch(limit), "PnlRepo.applyBatch"),
       isApplied,
       slots,
       periodBySymbol,
-      fillsReport
+      fillsReport,
+      correctFee: (fillId, fee) => Effect.withSpan(correctFee(fillId, fee), "PnlRepo.correctFee")
     })
   })
 

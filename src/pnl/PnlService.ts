@@ -1,5 +1,6 @@
 /**
- * PnL, positions and balances (issue 5).
+ * PnL, positions and balances. Takes and returns domain records (src/pnl/records.ts); the HTTP
+ * edge encodes them (src/api/Pnl.ts).
  *
  * - Applies every recorded fill to the PnL book exactly once (idempotent by fill id: the fill is
  *   marked applied in the same transaction that updates its position; see PnlRepo), in id order:
@@ -10,67 +11,44 @@
  *   every applied fill.
  * - Open positions (entry price = cost / quantity) with unrealised PnL at the exchange's mark price,
  *   cached for a few seconds per symbol; a mark price that cannot be read makes that position's
- *   `mark_price`/`unrealized_pnl` null (and it counts 0 in unrealised totals) — never a failed call.
+ *   mark price and unrealised PnL null (and it counts 0 in unrealised totals) — never a failed call.
  * - Balances from `Exchange.balances` (the paper exchange's simulated account in paper mode, BingX
  *   `/user/balance` live), cached briefly; when the exchange fails, the last answer is served for up
  *   to `balancesMaxStale`, then `BalancesUnavailable`. Mapping: free = available margin,
  *   total = equity, locked = total − free (never negative).
+ * - Fee corrections: a fill booked with an estimated fee gets its exact fee later (`correctFee`);
+ *   the ledger books the difference exactly once (see PnlRepo), whether the fill was applied
+ *   already or not yet.
  *
- * The Exchange is read when one is provided below this layer (issue 4's paper or BingX layer); a
+ * The Exchange is read when one is provided below this layer (the paper or BingX layer); a
  * process without one logs that at start and reports no marks and no balances.
  */
 import { BigDecimal, Clock, Context, Data, Duration, Effect, Layer, Metric, type Option, PubSub, Ref, Schedule, Semaphore } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { AppConfig } from "../config.ts"
-import { plain, plainOrNull, toMetricNumber, ZERO } from "../domain/decimal.ts"
+import { plain, toMetricNumber, ZERO } from "../domain/decimal.ts"
 import { averagePrice, unrealised as unrealisedOf } from "../domain/ledger.ts"
-import type { PositionSide } from "../domain/vocabulary.ts"
 import { Exchange, type ExchangeShape } from "../exchange/Exchange.ts"
 import { FillEvents, type RecordedFill } from "../orders/FillEvents.ts"
 import { realisedPnl, realisedPnlTotal, taggedBy } from "../telemetry/metrics.ts"
-import type { Slot } from "./book.ts"
-import { type AppliedFill, type PnlLedgerError, PnlRepo, type StoredSlot } from "./PnlRepo.ts"
-import {
-  type BalanceJson,
-  type BotStatusPnlParts,
-  type Period,
-  periodSummaryJson,
-  type PeriodSummaryJson,
-  periodWindow,
-  type PositionJson,
-  renderCsv,
-  type Window
-} from "./report.ts"
+import { type FillNotFound, type PnlLedgerError, PnlRepo } from "./PnlRepo.ts"
+import type {
+  Account,
+  AppliedFill,
+  Balance,
+  FeeCorrection,
+  OpenPosition,
+  PeriodSummary,
+  PnlTotals,
+  ReportedFill,
+  StoredSlot
+} from "./records.ts"
+import { type Period, periodSummary as summarise, periodWindow, type Window } from "./report.ts"
 
 /** Balances could not be read from the exchange (and no recent answer is cached). */
 export class BalancesUnavailable extends Data.TaggedError("BalancesUnavailable")<{
   readonly message: string
 }> {}
-
-export interface OpenPosition {
-  readonly symbol: string
-  readonly slot: Slot
-  readonly side: PositionSide
-  readonly quantity: BigDecimal.BigDecimal
-  readonly cost: BigDecimal.BigDecimal
-  readonly entryPrice: BigDecimal.BigDecimal
-  readonly markPrice: BigDecimal.BigDecimal | undefined
-  readonly unrealised: BigDecimal.BigDecimal | undefined
-  readonly leverage: number | undefined
-  readonly openedAt: Date | undefined
-}
-
-export interface PnlTotals {
-  /** All-time realised PnL (before fees), from the book. */
-  readonly realised: BigDecimal.BigDecimal
-  /** Sum over open positions whose mark price is known. */
-  readonly unrealised: BigDecimal.BigDecimal
-  /** realised + unrealised */
-  readonly total: BigDecimal.BigDecimal
-  readonly fees: BigDecimal.BigDecimal
-  /** realised − fees */
-  readonly net: BigDecimal.BigDecimal
-}
 
 export interface PnlServiceShape {
   /**
@@ -80,17 +58,26 @@ export interface PnlServiceShape {
   readonly apply: (fill: RecordedFill) => Effect.Effect<boolean, SqlError | PnlLedgerError>
   /** Applies every stored fill not applied yet, oldest first; the number applied. */
   readonly catchUp: Effect.Effect<number, SqlError | PnlLedgerError>
+  /** Open positions, with marks where known (`GET /positions`). */
   readonly openPositions: Effect.Effect<ReadonlyArray<OpenPosition>, SqlError>
   readonly totals: Effect.Effect<PnlTotals, SqlError>
-  readonly balances: Effect.Effect<ReadonlyArray<BalanceJson>, BalancesUnavailable>
+  /** `GET /balances` */
+  readonly balances: Effect.Effect<ReadonlyArray<Balance>, BalancesUnavailable>
   /** `GET /pnl?period=` */
-  readonly periodSummary: (period: Period) => Effect.Effect<PeriodSummaryJson, SqlError>
-  /** `GET /reports/pnl.csv` */
-  readonly csvReport: (window: Window) => Effect.Effect<string, SqlError>
-  /** `GET /positions` items (contract shape). */
-  readonly positionsJson: Effect.Effect<ReadonlyArray<PositionJson>, SqlError>
-  /** `balances`, `pnl` and `open_positions` of `GET /bot/status` (contract shape). */
-  readonly botStatusParts: Effect.Effect<BotStatusPnlParts, SqlError>
+  readonly periodSummary: (period: Period) => Effect.Effect<PeriodSummary, SqlError>
+  /** The fills of a window with their PnL, oldest first (`GET /reports/pnl.csv`). */
+  readonly fillsReport: (window: Window) => Effect.Effect<ReadonlyArray<ReportedFill>, SqlError>
+  /** Balances (none while the exchange cannot be read), totals and open positions, for `/bot/status`. */
+  readonly account: Effect.Effect<Account, SqlError>
+  /**
+   * Sets a stored fill's fee to the exact figure; the book's fees change by the difference exactly
+   * once (again with the same figure: no change). Before the fill is applied, it is applied with
+   * the exact fee.
+   */
+  readonly correctFee: (
+    fillId: string,
+    fee: BigDecimal.BigDecimal
+  ) => Effect.Effect<FeeCorrection, SqlError | FillNotFound | PnlLedgerError>
 }
 
 export interface PnlServiceOptions {
@@ -111,17 +98,6 @@ export interface PnlServiceOptions {
    */
   readonly applyDelay?: Duration.Input
 }
-
-const positionJson = (p: OpenPosition): PositionJson => ({
-  symbol: p.symbol,
-  side: p.side,
-  quantity: plain(p.quantity),
-  entry_price: plain(p.entryPrice),
-  mark_price: plainOrNull(p.markPrice),
-  unrealized_pnl: plainOrNull(p.unrealised),
-  leverage: p.leverage ?? null,
-  opened_at: p.openedAt?.toISOString() ?? null
-})
 
 const symbolGaugeBy = taggedBy(realisedPnl)
 const symbolGauge = (symbol: string) => symbolGaugeBy({ symbol })
@@ -223,7 +199,7 @@ export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("
           )
         })
 
-      const balancesCache = yield* Ref.make<{ readonly value: ReadonlyArray<BalanceJson>; readonly at: number } | undefined>(
+      const balancesCache = yield* Ref.make<{ readonly value: ReadonlyArray<Balance>; readonly at: number } | undefined>(
         undefined
       )
 
@@ -237,13 +213,13 @@ export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("
         return yield* exchange.balances.pipe(
           Effect.timeout(exchangeTimeout),
           Effect.map((list) =>
-            list.map((b): BalanceJson => {
+            list.map((b): Balance => {
               const locked = BigDecimal.subtract(b.equity, b.available)
               return {
                 asset: b.asset,
-                free: plain(b.available),
-                locked: plain(BigDecimal.isNegative(locked) ? ZERO : locked),
-                total: plain(b.equity)
+                free: b.available,
+                locked: BigDecimal.isNegative(locked) ? ZERO : locked,
+                total: b.equity
               }
             })
           ),
@@ -273,10 +249,10 @@ export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("
           quantity: s.state.leg.quantity,
           cost: s.state.leg.cost,
           entryPrice: averagePrice(s.state.leg)!,
-          markPrice: mark,
-          unrealised: mark === undefined ? undefined : unrealisedOf(side, s.state.leg, mark),
-          leverage: s.state.leverage,
-          openedAt: s.state.openedAt
+          markPrice: mark ?? null,
+          unrealised: mark === undefined ? null : unrealisedOf(side, s.state.leg, mark),
+          leverage: s.state.leverage ?? null,
+          openedAt: s.state.openedAt ?? null
         }
       }
 
@@ -331,36 +307,37 @@ export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("
         const now = new Date(yield* Clock.currentTimeMillis)
         const window = periodWindow(period, now)
         yield* settled
-        const rows = yield* repo.periodBySymbol(window.from, window.to)
+        const rows = yield* repo.periodBySymbol(window)
         const positions = yield* storedPositions
-        return periodSummaryJson(period, window, rows, sumUnrealised(positions))
+        return summarise(period, window, rows, sumUnrealised(positions))
       })
 
-      const csvReport = Effect.fn("PnlService.csv_report")(function*(window: Window) {
+      const fillsReport = Effect.fn("PnlService.fills_report")(function*(window: Window) {
         yield* settled
-        return renderCsv(yield* repo.fillsReport(window.from, window.to))
+        return yield* repo.fillsReport(window)
       })
 
-      const botStatusParts = Effect.gen(function*() {
+      const account = Effect.gen(function*() {
         const slots = yield* currentSlots
         const [positions, balanceList] = yield* Effect.all([
           withMarks(slots),
-          balances.pipe(Effect.catchTag("BalancesUnavailable", () => Effect.succeed([] as ReadonlyArray<BalanceJson>)))
+          balances.pipe(Effect.catchTag("BalancesUnavailable", () => Effect.succeed([] as ReadonlyArray<Balance>)))
         ], { concurrency: "unbounded" })
-        const t = totalsOf(slots, positions)
-        const parts: BotStatusPnlParts = {
-          balances: balanceList,
-          pnl: {
-            realized: plain(t.realised),
-            unrealized: plain(t.unrealised),
-            total: plain(t.total),
-            fees: plain(t.fees),
-            net: plain(t.net)
-          },
-          open_positions: positions.map(positionJson)
+        const result: Account = { balances: balanceList, totals: totalsOf(slots, positions), positions }
+        return result
+      }).pipe(Effect.withSpan("PnlService.account"))
+
+      const correctFee = Effect.fn("PnlService.correct_fee")(function*(fillId: string, fee: BigDecimal.BigDecimal) {
+        yield* Effect.annotateCurrentSpan({ fill_id: fillId })
+        const correction = yield* repo.correctFee(fillId, fee)
+        if (!BigDecimal.isZero(correction.delta)) {
+          yield* Effect.logInfo(
+            `PnL: fill ${fillId} fee corrected ${plain(correction.previousFee)} → ${plain(correction.fee)} ` +
+              (correction.booked ? `(book fees ${BigDecimal.isNegative(correction.delta) ? "" : "+"}${plain(correction.delta)})` : "(not applied yet)")
+          )
         }
-        return parts
-      }).pipe(Effect.withSpan("PnlService.bot_status_parts"))
+        return correction
+      })
 
       // --- start: gauges from the book, subscribe, catch up, then keep sweeping ----------------------
       if (exchange === undefined) {
@@ -397,9 +374,9 @@ export class PnlService extends Context.Service<PnlService, PnlServiceShape>()("
         totals,
         balances,
         periodSummary,
-        csvReport,
-        positionsJson: Effect.map(openPositions, (ps) => ps.map(positionJson)),
-        botStatusParts
+        fillsReport,
+        account,
+        correctFee
       })
     })
 

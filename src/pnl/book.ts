@@ -17,10 +17,8 @@ import { ZERO } from "../domain/decimal.ts"
 import { applyToLeg, applyToNet, FLAT, isFlat, type Leg } from "../domain/ledger.ts"
 import type { Action, BookSlot, PositionSide } from "../domain/vocabulary.ts"
 
-export type Slot = BookSlot
-
 /** Fills without a position side belong to the one-way (net) slot. */
-export const slotOf = (positionSide: PositionSide | null): Slot => positionSide ?? "net"
+export const slotOf = (positionSide: PositionSide | null): BookSlot => positionSide ?? "net"
 
 export interface SlotState {
   /** The open side; undefined when flat. */
@@ -121,7 +119,7 @@ export const applyFill = (state: SlotState, fill: BookFill): FillOutcome => {
 /** A whole book in memory (tests and the reference comparison): key = `${symbol} ${slot}`. */
 export type Book = ReadonlyMap<string, SlotState>
 
-export const bookKey = (symbol: string, slot: Slot): string => `${symbol} ${slot}`
+export const bookKey = (symbol: string, slot: BookSlot): string => `${symbol} ${slot}`
 
 export const applyToBook = (
   book: Book,

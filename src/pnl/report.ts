@@ -1,33 +1,24 @@
 /**
- * Report shapes and parsing (pure): reporting periods, the `/reports/pnl.csv` window and rows,
- * and the JSON bodies of the PnL API (snake_case, decimals as plain strings, ISO-8601 UTC times).
+ * Reports (pure): reporting periods, the `/reports/pnl.csv` window, and the period summary as a
+ * domain record (its wire form and the CSV are written by src/api/Pnl.ts).
  *
  * Periods (UTC, like the exchange's daily boundaries):
  * - `day`  = [today 00:00, tomorrow 00:00)
  * - `week` = [Monday 00:00 of this ISO week, next Monday 00:00)
  * - `all`  = every stored fill (`from` null; `to` = the time of the report)
  *
- * CSV (`GET /reports/pnl.csv?from=&to=`), RFC 4180 (CRLF, quoted when needed), one row per fill,
- * oldest first, header:
- *   fill_id, filled_at, order_id, symbol, action, position_side, quantity, price, notional, fee,
- *   fee_asset, closed_quantity, realised_pnl, net_pnl
- * - position_side: long | short | empty (one-way mode)
- * - notional = price × quantity
- * - closed_quantity: how much of a position the fill closed (> 0 = a realising fill)
- * - realised_pnl: PnL the fill realised (before fees; 0 for opening fills)
- * - net_pnl = realised_pnl − fee
- * - closed_quantity, realised_pnl and net_pnl are empty while the fill is not applied yet.
- * `from`/`to`: `YYYY-MM-DD` (UTC day; a `to` day is included whole) or ISO-8601 with a zone
- * (`2026-03-01T12:00:00Z`, `…+02:00`); window [from, to); both optional.
+ * Report window `from`/`to`: `YYYY-MM-DD` (UTC day; a `to` day is included whole) or ISO-8601 with
+ * a zone (`2026-03-01T12:00:00Z`, `…+02:00`); window [from, to); both optional.
+ * Win rate: share of realising fills (closed quantity > 0) with a positive PnL, 4 decimals
+ * (half-even); null without any realising fill.
  */
 import { BigDecimal } from "effect"
-import { divide, plain, ZERO } from "../domain/decimal.ts"
+import { divide, ZERO } from "../domain/decimal.ts"
 import type { FieldProblem } from "../domain/vocabulary.ts"
-import type { FillReportRow, SymbolPeriodRow } from "./PnlRepo.ts"
-import type { AccountPart, BalanceJson, OpenPositionJson, PnlSummaryJson } from "../signals/BotStatusParts.ts"
+import { Period, type PeriodSummary, type SymbolPeriod } from "./records.ts"
 
-export type Period = "day" | "week" | "all"
-export const PERIODS: ReadonlyArray<Period> = ["day", "week", "all"]
+export { Period }
+export const PERIODS: ReadonlyArray<Period> = Period.literals
 
 const DAY_MS = 86_400_000
 
@@ -102,115 +93,41 @@ export const parseCsvWindow = (
   return { window }
 }
 
-// --- CSV ---------------------------------------------------------------------------------------
-
-export const CSV_COLUMNS = [
-  "fill_id",
-  "filled_at",
-  "order_id",
-  "symbol",
-  "action",
-  "position_side",
-  "quantity",
-  "price",
-  "notional",
-  "fee",
-  "fee_asset",
-  "closed_quantity",
-  "realised_pnl",
-  "net_pnl"
-] as const
-
-const csvField = (value: string): string => (/[",\r\n]/.test(value) ? `"${value.replace(/"/g, "\"\"")}"` : value)
-
-export const csvRow = (row: FillReportRow): string =>
-  [
-    row.fillId,
-    row.filledAt.toISOString(),
-    row.orderId,
-    row.symbol,
-    row.action,
-    row.positionSide ?? "",
-    plain(row.quantity),
-    plain(row.price),
-    plain(BigDecimal.multiply(row.price, row.quantity)),
-    plain(row.fee),
-    row.feeAsset,
-    row.closedQuantity === undefined ? "" : plain(row.closedQuantity),
-    row.realised === undefined ? "" : plain(row.realised),
-    row.realised === undefined ? "" : plain(BigDecimal.subtract(row.realised, row.fee))
-  ].map(csvField).join(",")
-
-export const renderCsv = (rows: ReadonlyArray<FillReportRow>): string =>
-  [CSV_COLUMNS.join(","), ...rows.map(csvRow)].join("\r\n") + "\r\n"
-
-// --- JSON --------------------------------------------------------------------------------------
-
-export interface SymbolSummaryJson {
-  readonly symbol: string
-  readonly realized: string
-  readonly fees: string
-  readonly net: string
-  readonly volume: string
-  readonly trades: number
-}
-
-export interface PeriodSummaryJson {
-  readonly period: Period
-  readonly from: string | null
-  readonly to: string
-  readonly realized: string
-  readonly fees: string
-  readonly net: string
-  readonly unrealized: string
-  readonly volume: string
-  readonly trades: number
-  readonly realising_fills: number
-  /** Share of realising fills with a positive PnL, 4 decimals (half-even); null without any. */
-  readonly win_rate: string | null
-  readonly by_symbol: ReadonlyArray<SymbolSummaryJson>
-}
+// --- period summary ------------------------------------------------------------------------
 
 export const WIN_RATE_DECIMALS = 4
 
-export const periodSummaryJson = (
+export const periodSummary = (
   period: Period,
   window: { readonly from: Date | undefined; readonly reportedTo: Date },
-  rows: ReadonlyArray<SymbolPeriodRow>,
+  rows: ReadonlyArray<SymbolPeriod>,
   unrealised: BigDecimal.BigDecimal
-): PeriodSummaryJson => {
+): PeriodSummary => {
   const realised = BigDecimal.sumAll(rows.map((r) => r.realised))
   const fees = BigDecimal.sumAll(rows.map((r) => r.fees))
   const realising = rows.reduce((n, r) => n + r.realisingFills, 0)
   const wins = rows.reduce((n, r) => n + r.winningFills, 0)
   return {
     period,
-    from: window.from?.toISOString() ?? null,
-    to: window.reportedTo.toISOString(),
-    realized: plain(realised),
-    fees: plain(fees),
-    net: plain(BigDecimal.subtract(realised, fees)),
-    unrealized: plain(unrealised),
-    volume: plain(rows.length === 0 ? ZERO : BigDecimal.sumAll(rows.map((r) => r.volume))),
+    from: window.from ?? null,
+    to: window.reportedTo,
+    realised,
+    fees,
+    net: BigDecimal.subtract(realised, fees),
+    unrealised,
+    volume: rows.length === 0 ? ZERO : BigDecimal.sumAll(rows.map((r) => r.volume)),
     trades: rows.reduce((n, r) => n + r.trades, 0),
-    realising_fills: realising,
-    win_rate: realising === 0
+    realisingFills: realising,
+    winRate: realising === 0
       ? null
-      : plain(divide(BigDecimal.fromNumberUnsafe(wins), BigDecimal.fromNumberUnsafe(realising), WIN_RATE_DECIMALS)),
-    by_symbol: rows.map((r) => ({
+      : divide(BigDecimal.fromNumberUnsafe(wins), BigDecimal.fromNumberUnsafe(realising), WIN_RATE_DECIMALS),
+    bySymbol: rows.map((r) => ({
       symbol: r.symbol,
-      realized: plain(r.realised),
-      fees: plain(r.fees),
-      net: plain(BigDecimal.subtract(r.realised, r.fees)),
-      volume: plain(r.volume),
+      realised: r.realised,
+      fees: r.fees,
+      net: BigDecimal.subtract(r.realised, r.fees),
+      volume: r.volume,
       trades: r.trades
     }))
   }
 }
-
-/** JSON shapes shared with `/bot/status` (one definition, in BotStatusParts). */
-export type { BalanceJson, PnlSummaryJson }
-export type PositionJson = OpenPositionJson
-/** The parts of `GET /bot/status` that come from PnL. */
-export type BotStatusPnlParts = AccountPart
-

@@ -4,37 +4,14 @@
  * service for them; `layerEmpty` answers "nothing yet" until those services are wired in
  * (src/main.ts replaces it with a layer built on them).
  *
- * Values are already in the HTTP contract's shape (snake_case, decimals as strings).
+ * The PnL part is the PnL service's `Account` record (camelCase, BigDecimal, Date); the contract's
+ * Schemas (src/api/Pnl.ts) write it as JSON at the HTTP edge, and the bot's in-process backend
+ * hands it over as it is. The breaker is already in the contract's shape.
  */
 import { Context, Effect, Layer } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
-import type { PositionSide } from "../domain/vocabulary.ts"
-
-export interface BalanceJson {
-  readonly asset: string
-  readonly free: string
-  readonly locked: string
-  readonly total: string
-}
-
-export interface PnlSummaryJson {
-  readonly realized: string
-  readonly unrealized: string
-  readonly total: string
-  readonly fees: string
-  readonly net: string
-}
-
-export interface OpenPositionJson {
-  readonly symbol: string
-  readonly side: PositionSide
-  readonly quantity: string
-  readonly entry_price: string
-  readonly mark_price: string | null
-  readonly unrealized_pnl: string | null
-  readonly leverage: number | null
-  readonly opened_at: string | null
-}
+import { ZERO as zero } from "../domain/decimal.ts"
+import type { Account } from "../pnl/records.ts"
 
 export interface BreakerJson {
   readonly state: "closed" | "half_open" | "open"
@@ -42,23 +19,17 @@ export interface BreakerJson {
   readonly open_until: string | null
 }
 
-export interface AccountPart {
-  readonly balances: ReadonlyArray<BalanceJson>
-  readonly pnl: PnlSummaryJson
-  readonly open_positions: ReadonlyArray<OpenPositionJson>
-}
-
-export const EMPTY_ACCOUNT: AccountPart = {
+export const EMPTY_ACCOUNT: Account = {
   balances: [],
-  pnl: { realized: "0", unrealized: "0", total: "0", fees: "0", net: "0" },
-  open_positions: []
+  totals: { realised: zero, unrealised: zero, total: zero, fees: zero, net: zero },
+  positions: []
 }
 
 export const IDLE_BREAKER: BreakerJson = { state: "closed", consecutive_failures: 0, open_until: null }
 
 export class BotStatusParts extends Context.Service<BotStatusParts, {
   /** Balances, PnL summary and open positions (PnL issue). */
-  readonly account: Effect.Effect<AccountPart, SqlError>
+  readonly account: Effect.Effect<Account, SqlError>
   /** The exchange circuit breaker (orders issue). */
   readonly breaker: Effect.Effect<BreakerJson, SqlError>
 }>()("tvtelegrambingx/BotStatusParts") {
@@ -68,9 +39,9 @@ export class BotStatusParts extends Context.Service<BotStatusParts, {
     BotStatusParts.of({ account: Effect.succeed(EMPTY_ACCOUNT), breaker: Effect.succeed(IDLE_BREAKER) })
   )
 
-  /** Builds the parts from the services that own them (the lead's wiring). */
+  /** Builds the parts from the services that own them . */
   static readonly layerFrom = <R>(parts: {
-    readonly account: Effect.Effect<AccountPart, SqlError, R>
+    readonly account: Effect.Effect<Account, SqlError, R>
     readonly breaker: Effect.Effect<BreakerJson, SqlError, R>
   }) =>
     Layer.effect(

@@ -11,10 +11,10 @@
  * BigDecimal, Date); a row that does not decode is a defect (the schema is ours). Ids are selected
  * as text and numerics as exact text (sql-pg returns bigint as BigInt), so no digit is lost.
  */
-import { Context, Effect, Layer, Option, Schema, SchemaTransformation } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
-import { parseUnsafe } from "../domain/decimal.ts"
+import { Integer, Numeric, Timestamptz } from "../db/columns.ts"
 import { OrderStatus } from "../domain/order.ts"
 import { SignalRecord } from "../domain/signalRecord.ts"
 import type { Action, MarginMode, PositionSide } from "../domain/vocabulary.ts"
@@ -173,30 +173,17 @@ export class SignalRepo extends Context.Service<SignalRepo, {
   static readonly layer = Layer.effect(SignalRepo, SignalRepo.make)
 }
 
-/** `numeric` read as text ↔ BigDecimal. */
-const DbDecimal = Schema.String.pipe(
-  Schema.decodeTo(Schema.BigDecimal, SchemaTransformation.transform({ decode: parseUnsafe, encode: (d) => d.toString() }))
-)
-/** `timestamptz` (a Date from sql-pg, text from some drivers) → Date. */
-const DbTime = Schema.Union([Schema.Date, Schema.String]).pipe(
-  Schema.decodeTo(Schema.Date, SchemaTransformation.transform({ decode: (v) => (v instanceof Date ? v : new Date(v)), encode: (d) => d }))
-)
-/** `integer` (a number, or text from some drivers). */
-const DbInt = Schema.Union([Schema.Int, Schema.String]).pipe(
-  Schema.decodeTo(Schema.Int, SchemaTransformation.transform({ decode: (v) => Number(v), encode: (n) => n }))
-)
-
 /** A row of SIGNAL_COLUMNS. */
 const SignalRow = Schema.Struct({
   ...SignalRecord.fields,
-  quantity: Schema.NullOr(DbDecimal),
-  marginUsdt: Schema.NullOr(DbDecimal),
-  price: Schema.NullOr(DbDecimal),
-  leverage: Schema.NullOr(DbInt),
-  stopLoss: Schema.NullOr(DbDecimal),
-  takeProfit: Schema.NullOr(DbDecimal),
-  timestamp: Schema.NullOr(DbTime),
-  receivedAt: DbTime,
+  quantity: Schema.NullOr(Numeric),
+  marginUsdt: Schema.NullOr(Numeric),
+  price: Schema.NullOr(Numeric),
+  leverage: Schema.NullOr(Integer),
+  stopLoss: Schema.NullOr(Numeric),
+  takeProfit: Schema.NullOr(Numeric),
+  timestamp: Schema.NullOr(Timestamptz),
+  receivedAt: Timestamptz,
   orderStatus: Schema.NullOr(OrderStatus)
 }).pipe(Schema.encodeKeys({
   idempotencyKey: "idempotency_key",

@@ -44,8 +44,8 @@ export const botState = Effect.gen(function*() {
   return {
     ...settingsJson(current),
     balances: account.balances,
-    pnl: account.pnl,
-    open_positions: account.open_positions,
+    pnl: account.totals,
+    open_positions: account.positions,
     breaker,
     trading_mode: config.trading.mode
   }

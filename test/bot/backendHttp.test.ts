@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Metric, Tracer } from "effect"
+import { encodePositions } from "../../src/api/Pnl.ts"
 import { AppConfig } from "../../src/config.ts"
+import { parseUnsafe } from "../../src/domain/decimal.ts"
 import { BotBackend, MemoryBackend } from "../../src/bot/BotBackend.ts"
 import { FakeBackend } from "../fakes/backend.ts"
 
@@ -79,14 +81,26 @@ describe("BotBackend.layerHttp", () => {
       memory.positionList = [{
         symbol: "BTC-USDT",
         side: "long",
-        quantity: "0.5",
-        entry_price: "65000.5",
-        mark_price: null,
-        unrealized_pnl: null,
+        quantity: parseUnsafe("0.5"),
+        entryPrice: parseUnsafe("65000.5"),
+        markPrice: null,
+        unrealised: null,
         leverage: 5,
-        opened_at: null
+        openedAt: null
       }]
-      expect(yield* backend.positions).toEqual(memory.positionList)
+      // Decoded records: compared as the contract writes them (BigDecimal caches its normal form).
+      expect(encodePositions({ positions: yield* backend.positions })).toEqual({
+        positions: [{
+          symbol: "BTC-USDT",
+          side: "long",
+          quantity: "0.5",
+          entry_price: "65000.5",
+          mark_price: null,
+          unrealized_pnl: null,
+          leverage: 5,
+          opened_at: null
+        }]
+      })
     }).pipe(Effect.scoped))
 
   it.live("a body that does not match the contract is BackendUnavailable, not a crash", () =>

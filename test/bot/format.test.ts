@@ -28,15 +28,17 @@ const state: BotState = {
   trading_mode: "live"
 }
 
+const d = BigDecimal.fromStringUnsafe
+
 const position = (i: number): Position => ({
   symbol: `${EVIL}${i}-USDT`,
   side: "short",
-  quantity: "1.23456789",
-  entry_price: "65000.5",
-  mark_price: "64000",
-  unrealized_pnl: "1000.6149",
+  quantity: d("1.23456789"),
+  entryPrice: d("65000.5"),
+  markPrice: d("64000"),
+  unrealised: d("1000.6149"),
   leverage: 5,
-  opened_at: "2026-01-01T00:00:00Z"
+  openedAt: new Date("2026-01-01T00:00:00Z")
 })
 
 const order: Order = {
@@ -93,8 +95,8 @@ describe("bot texts", () => {
   it("the status shows balances, PnL (2 decimals), positions and the breaker when present", () => {
     const text = telegramAccepts(statusText({
       ...state,
-      balances: [{ asset: "USDT", free: "100.5", locked: "0", total: "100.5" }],
-      pnl: { realized: "12.345", unrealized: "-0.004", total: "12.341", fees: "0.1", net: "12.241" },
+      balances: [{ asset: "USDT", free: d("100.5"), locked: d("0"), total: d("100.5") }],
+      pnl: { realised: d("12.345"), unrealised: d("-0.004"), total: d("12.341"), fees: d("0.1"), net: d("12.241") },
       open_positions: [position(1)],
       breaker: { state: "half_open", consecutive_failures: 3, open_until: null }
     }))
@@ -143,16 +145,16 @@ describe("bot texts", () => {
     const pnl = telegramAccepts(pnlText({
       period: "all",
       from: null,
-      to: "2026-01-02T00:00:00Z",
-      realized: "10",
-      fees: "0.5",
-      net: "9.5",
-      unrealized: "1",
-      volume: "1000",
+      to: new Date("2026-01-02T00:00:00Z"),
+      realised: d("10"),
+      fees: d("0.5"),
+      net: d("9.5"),
+      unrealised: d("1"),
+      volume: d("1000"),
       trades: 3,
-      realising_fills: 2,
-      win_rate: "0.5",
-      by_symbol: [{ symbol: EVIL, realized: "10", fees: "0.5", net: "9.5", volume: "1000", trades: 3 }]
+      realisingFills: 2,
+      winRate: d("0.5"),
+      bySymbol: [{ symbol: EVIL, realised: d("10"), fees: d("0.5"), net: d("9.5"), volume: d("1000"), trades: 3 }]
     }))
     expect(pnl).toContain("Win rate: 50.0%")
     expect(pnl).toContain(`• ${EVIL}: net 9.50`)

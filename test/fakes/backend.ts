@@ -9,11 +9,14 @@
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { Schema } from "effect"
+import { BotState } from "../../src/api/Bot.ts"
+import { encodePositions, encodeReport } from "../../src/api/Pnl.ts"
 import { SignalList } from "../../src/api/Signals.ts"
 import { BackendUnavailable, Conflict, Invalid, type MemoryBackend, NotFound } from "../../src/bot/BotBackend.ts"
 
-/** Signals go out in the contract's wire form (the memory holds the decoded records). */
+/** Signals, the status and PnL go out in the contract's wire form (the memory holds the decoded records). */
 const encodeSignals = Schema.encodeSync(SignalList)
+const encodeState = Schema.encodeSync(BotState)
 
 export interface BackendRequest {
   readonly method: string
@@ -107,8 +110,8 @@ export class FakeBackend {
     const m = this.memory
     const limit = (fallback: number) => (r.query.limit === undefined ? fallback : Number(r.query.limit))
     const key = `${r.method} ${r.path}`
-    if (key === "GET /bot/status") return [200, m.getStatus()]
-    if (key === "POST /bot/settings") return [200, m.updateSettings(r.body as never)]
+    if (key === "GET /bot/status") return [200, encodeState(m.getStatus())]
+    if (key === "POST /bot/settings") return [200, encodeState(m.updateSettings(r.body as never))]
     if (key === "GET /bot/reports") return [200, encodeSignals({ signals: m.recentSignals(limit(5)) })]
     if (key === "GET /orders") return [200, { orders: m.orders(limit(50)) }]
     if (key === "GET /pnl") {
@@ -116,9 +119,9 @@ export class FakeBackend {
       if (period !== "day" && period !== "week" && period !== "all") {
         return [422, { error: "invalid period", fields: [{ field: "period", problem: "must be day, week or all" }] }]
       }
-      return [200, m.pnl(period)]
+      return [200, encodeReport(m.pnl(period))]
     }
-    if (key === "GET /positions") return [200, { positions: m.positions() }]
+    if (key === "GET /positions") return [200, encodePositions({ positions: m.positions() })]
     if (key === "POST /bot/audit") {
       const b = r.body as { actor_id: string; username: string | null; action: string; payload: Record<string, unknown>; result: string }
       m.audit({ actor: { userId: Number(b.actor_id), username: b.username ?? undefined }, action: b.action, payload: b.payload, result: b.result })

@@ -8,10 +8,10 @@ import { Effect } from "effect"
 import { AppInfo } from "../../src/main.ts"
 import { FillEvents } from "../../src/orders/FillEvents.ts"
 import { PnlService } from "../../src/pnl/PnlService.ts"
-import { CSV_COLUMNS } from "../../src/pnl/report.ts"
+import { CSV_COLUMNS } from "../../src/api/Pnl.ts"
 import { realPostgresUrl } from "../support/database.ts"
 import { layerInProcessApp } from "../support/inProcessApp.ts"
-import { balance, fakeExchangeState, insertFill, layerFakeExchange } from "./support.ts"
+import { accountJson, balance, fakeExchangeState, insertFill, layerFakeExchange } from "./support.ts"
 
 const DB = realPostgresUrl ? "real Postgres" : "PGlite"
 const TOKEN = "pnl-api-test-token-0123456789abcdef"
@@ -114,7 +114,7 @@ layer(app, { timeout: "90 seconds", excludeTestServices: true })(`PnL API (${DB}
         body: { balances: [{ asset: "USDT", free: "9000", locked: "1100", total: "10100" }] }
       })
 
-      const parts = yield* (yield* PnlService).botStatusParts
+      const parts = yield* accountJson(yield* PnlService)
       expect(parts).toEqual({
         balances: [{ asset: "USDT", free: "9000", locked: "1100", total: "10100" }],
         pnl: { realized: "300", unrealized: "900", total: "1200", fees: "18.5", net: "281.5" },

@@ -10,12 +10,16 @@ import { TestClock } from "effect/testing"
 import { PnlService } from "../../src/pnl/PnlService.ts"
 import { layerTestConfigAndDatabase, realPostgresUrl } from "../support/database.ts"
 import {
+  accountJson,
+  balancesJson,
   balance,
-  type FakeExchangeState,
   fakeExchangeState,
+  type FakeExchangeState,
   insertFill,
   layerFakeExchange,
-  layerPnlProcess
+  layerPnlProcess,
+  positionsJson,
+  summaryJson
 } from "./support.ts"
 
 const DB = realPostgresUrl ? "real Postgres" : "PGlite"
@@ -48,12 +52,12 @@ layer(pnlProcess(marks), { timeout: "60 seconds" })(`mark prices (${DB})`, (it) 
       yield* insertFill({ symbol: "ETH-USDT", action: "sell", quantity: "1", price: "50" })
       yield* pnl.catchUp
 
-      expect((yield* pnl.positionsJson).map((p) => [p.symbol, p.mark_price, p.unrealized_pnl])).toEqual([
+      expect((yield* positionsJson(pnl)).map((p) => [p.symbol, p.mark_price, p.unrealized_pnl])).toEqual([
         ["BTC-USDT", "110", "20"],
         ["ETH-USDT", null, null]
       ])
       // Unknown marks count 0 in the totals; the status call still answers.
-      const parts = yield* pnl.botStatusParts
+      const parts = yield* accountJson(pnl)
       expect(parts.pnl).toEqual({ realized: "0", unrealized: "20", total: "20", fees: "0", net: "0" })
       expect(parts.open_positions.map((p) => p.unrealized_pnl)).toEqual(["20", null])
 
@@ -62,10 +66,10 @@ layer(pnlProcess(marks), { timeout: "60 seconds" })(`mark prices (${DB})`, (it) 
       expect(callsFor("ETH-USDT")).toBe(2) // failures are not cached
       marks.marks.set("BTC-USDT", "120")
       yield* TestClock.adjust("4 seconds")
-      expect((yield* pnl.positionsJson)[0]?.mark_price).toBe("110")
+      expect((yield* positionsJson(pnl))[0]?.mark_price).toBe("110")
       expect(callsFor("BTC-USDT")).toBe(1)
       yield* TestClock.adjust("1 second")
-      expect((yield* pnl.positionsJson)[0]).toMatchObject({ mark_price: "120", unrealized_pnl: "40" })
+      expect((yield* positionsJson(pnl))[0]).toMatchObject({ mark_price: "120", unrealized_pnl: "40" })
       expect(callsFor("BTC-USDT")).toBe(2)
     }))
 })
@@ -78,7 +82,7 @@ layer(pnlProcess(hanging), { timeout: "60 seconds" })(`a mark price that never c
       const pnl = yield* PnlService
       yield* insertFill({ symbol: "SOL-USDT", action: "buy", quantity: "3", price: "20" })
       yield* pnl.catchUp
-      const call = yield* Effect.forkChild(pnl.botStatusParts)
+      const call = yield* Effect.forkChild(accountJson(pnl))
       yield* untilMarkCalls(hanging, "SOL-USDT", 1)
       yield* TestClock.adjust("2999 millis")
       expect(call.pollUnsafe()).toBeUndefined()
@@ -98,24 +102,24 @@ layer(pnlProcess(balances), { timeout: "60 seconds" })(`balances (${DB})`, (it) 
       balances.balances = [balance("USDT", "1050.5", "900.25")]
       // free = available, total = equity, locked = equity − available
       const expected = [{ asset: "USDT", free: "900.25", locked: "150.25", total: "1050.5" }]
-      expect(yield* pnl.balances).toEqual(expected)
-      expect(yield* pnl.balances).toEqual(expected)
+      expect(yield* balancesJson(pnl)).toEqual(expected)
+      expect(yield* balancesJson(pnl)).toEqual(expected)
       expect(balances.balanceCalls).toBe(1)
 
       balances.balances = "fail"
       yield* TestClock.adjust("6 seconds")
-      expect(yield* pnl.balances).toEqual(expected)
+      expect(yield* balancesJson(pnl)).toEqual(expected)
       expect(balances.balanceCalls).toBe(2)
-      expect((yield* pnl.botStatusParts).balances).toEqual(expected)
+      expect((yield* accountJson(pnl)).balances).toEqual(expected)
 
       yield* TestClock.adjust("5 minutes")
       const error = yield* Effect.flip(pnl.balances)
       expect(error._tag).toBe("BalancesUnavailable")
-      expect((yield* pnl.botStatusParts).balances).toEqual([])
+      expect((yield* accountJson(pnl)).balances).toEqual([])
 
       // Equity below available never shows negative locked funds.
       balances.balances = [balance("USDT", "10", "12"), balance("USDC", "5", "5")]
-      expect(yield* pnl.balances).toEqual([
+      expect(yield* balancesJson(pnl)).toEqual([
         { asset: "USDT", free: "12", locked: "0", total: "10" },
         { asset: "USDC", free: "5", locked: "0", total: "5" }
       ])
@@ -140,7 +144,7 @@ layer(pnlProcess(periods), { timeout: "60 seconds" })(`report periods on stored 
       yield* fill("1970-01-02T00:00:00.000Z", "buy", "90") // tomorrow: outside today
       yield* pnl.catchUp
 
-      expect(yield* pnl.periodSummary("day")).toMatchObject({
+      expect(yield* summaryJson(pnl, "day")).toMatchObject({
         from: "1970-01-01T00:00:00.000Z",
         to: "1970-01-02T00:00:00.000Z",
         trades: 1,
@@ -149,7 +153,7 @@ layer(pnlProcess(periods), { timeout: "60 seconds" })(`report periods on stored 
         realising_fills: 1,
         win_rate: "0"
       })
-      expect(yield* pnl.periodSummary("week")).toMatchObject({
+      expect(yield* summaryJson(pnl, "week")).toMatchObject({
         from: "1969-12-29T00:00:00.000Z",
         to: "1970-01-05T00:00:00.000Z",
         trades: 4,
@@ -158,7 +162,7 @@ layer(pnlProcess(periods), { timeout: "60 seconds" })(`report periods on stored 
         realising_fills: 2,
         win_rate: "0.5"
       })
-      expect(yield* pnl.periodSummary("all")).toMatchObject({
+      expect(yield* summaryJson(pnl, "all")).toMatchObject({
         from: null,
         to: "1970-01-01T00:00:00.000Z",
         trades: 5,

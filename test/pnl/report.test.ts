@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { BigDecimal } from "effect"
 import { plain } from "../../src/domain/decimal.ts"
-import type { FillReportRow, SymbolPeriodRow } from "../../src/pnl/PnlRepo.ts"
-import { CSV_COLUMNS, parseCsvWindow, parsePeriod, periodSummaryJson, periodWindow, renderCsv } from "../../src/pnl/report.ts"
+import type { ReportedFill, SymbolPeriod } from "../../src/pnl/records.ts"
+import { parseCsvWindow, parsePeriod, periodSummary, periodWindow } from "../../src/pnl/report.ts"
+import { CSV_COLUMNS, encodeReport, renderCsv } from "../../src/api/Pnl.ts"
 
 const d = (s: string) => BigDecimal.fromStringUnsafe(s)
 const iso = (s: string) => new Date(s).toISOString()
@@ -59,7 +60,7 @@ describe("CSV window", () => {
 })
 
 describe("CSV rendering", () => {
-  const row = (over: Partial<FillReportRow>): FillReportRow => ({
+  const row = (over: Partial<ReportedFill>): ReportedFill => ({
     fillId: "7",
     orderId: "3",
     filledAt: new Date("2026-03-04T10:00:01.250Z"),
@@ -78,7 +79,7 @@ describe("CSV rendering", () => {
   it("header and one row per fill, decimals plain, CRLF, RFC 4180 quoting", () => {
     const csv = renderCsv([
       row({}),
-      row({ fillId: "8", positionSide: "short", realised: undefined, closedQuantity: undefined }),
+      row({ fillId: "8", positionSide: "short", realised: null, closedQuantity: null }),
       row({ fillId: "9", symbol: "ODD,\"NAME\"", quantity: d("0.000000000000000001"), price: d("1"), fee: d("0") })
     ])
     const lines = csv.split("\r\n")
@@ -97,15 +98,18 @@ describe("CSV rendering", () => {
   })
 })
 
-describe("period summary JSON", () => {
-  const rows: ReadonlyArray<SymbolPeriodRow> = [
+describe("period summary (record and its JSON)", () => {
+  const rows: ReadonlyArray<SymbolPeriod> = [
     { symbol: "BTC-USDT", trades: 4, volume: d("100.5"), fees: d("0.1"), realised: d("3"), realisingFills: 2, winningFills: 1 },
     { symbol: "ETH-USDT", trades: 2, volume: d("10"), fees: d("0.05"), realised: d("-1"), realisingFills: 1, winningFills: 1 }
   ]
 
   it("sums symbols exactly; win rate = winning / realising fills, 4 decimals half-even", () => {
     const window = periodWindow("day", new Date("2026-03-04T10:00:00Z"))
-    expect(periodSummaryJson("day", window, rows, d("-0.5"))).toEqual({
+    const summary = periodSummary("day", window, rows, d("-0.5"))
+    expect(summary.winRate).toEqual(BigDecimal.make(6667n, 4))
+    expect(summary.from).toEqual(new Date("2026-03-04T00:00:00Z"))
+    expect(encodeReport(summary)).toEqual({
       period: "day",
       from: iso("2026-03-04T00:00:00Z"),
       to: iso("2026-03-05T00:00:00Z"),
@@ -125,8 +129,9 @@ describe("period summary JSON", () => {
   })
 
   it("no fills: zeros and a null win rate", () => {
-    const summary = periodSummaryJson("all", periodWindow("all", new Date(0)), [], d("0"))
-    expect(summary).toMatchObject({ from: null, realized: "0", fees: "0", volume: "0", trades: 0, win_rate: null })
+    const summary = periodSummary("all", periodWindow("all", new Date(0)), [], d("0"))
+    expect(summary).toMatchObject({ from: null, winRate: null, trades: 0 })
+    expect(encodeReport(summary)).toMatchObject({ from: null, realized: "0", fees: "0", volume: "0", trades: 0, win_rate: null })
   })
 })
 

@@ -26,12 +26,12 @@ const seenWindows: Array<unknown> = []
 
 const fakePnl = Layer.mock(PnlService)({
   balances: Effect.fail(new BalancesUnavailable({ message: "the exchange did not answer the balance request" })),
-  positionsJson: Effect.fail(
+  openPositions: Effect.fail(
     new SqlError({ reason: new ConnectionError({ cause: new Error("connect ECONNREFUSED 10.1.2.3:5432"), message: "connection refused" }) })
   ),
-  csvReport: (window) => Effect.sync(() => {
+  fillsReport: (window) => Effect.sync(() => {
     seenWindows.push(window)
-    return "fill_id\r\n"
+    return []
   })
 })
 

@@ -9,14 +9,18 @@ import { FillEvents } from "../../src/orders/FillEvents.ts"
 import { parseUnsafe, plain } from "../../src/domain/decimal.ts"
 import { PnlRepo } from "../../src/pnl/PnlRepo.ts"
 import { PnlService } from "../../src/pnl/PnlService.ts"
+import { renderCsv } from "../../src/api/Pnl.ts"
 import { layerTestConfigAndDatabase, realPostgresUrl } from "../support/database.ts"
 import {
+  accountJson,
   fakeExchangeState,
   type FillSpec,
   insertFill,
   layerFakeExchange,
   layerPnlProcess,
-  readGauges
+  positionsJson,
+  readGauges,
+  summaryJson
 } from "./support.ts"
 
 const DB = realPostgresUrl ? "real Postgres" : "PGlite"
@@ -82,7 +86,7 @@ describe(`PnlService (${DB})`, () => {
       yield* Effect.gen(function*() {
         const pnl = yield* PnlService
         const positionOf = (symbol: string) =>
-          Effect.map(pnl.positionsJson, (ps) => ps.filter((p) => p.symbol === symbol))
+          Effect.map(positionsJson(pnl), (ps) => ps.filter((p) => p.symbol === symbol))
 
         // Step by step through BTC, as the order actor would report the fills.
         const expectedAfter = [
@@ -110,7 +114,7 @@ describe(`PnlService (${DB})`, () => {
         expect(yield* pnl.catchUp).toBe(5)
         expect(yield* pnl.catchUp).toBe(0)
 
-        expect(yield* pnl.positionsJson).toEqual([
+        expect(yield* positionsJson(pnl)).toEqual([
           {
             symbol: "ETH-USDT",
             side: "long",
@@ -133,7 +137,7 @@ describe(`PnlService (${DB})`, () => {
           }
         ])
 
-        const all = yield* pnl.periodSummary("all")
+        const all = yield* summaryJson(pnl, "all")
         expect({ ...all, to: "(now)" }).toEqual({
           period: "all",
           from: null,
@@ -153,9 +157,9 @@ describe(`PnlService (${DB})`, () => {
           ]
         })
 
-        const parts = yield* pnl.botStatusParts
+        const parts = yield* accountJson(pnl)
         expect(parts.pnl).toEqual({ realized: "270", unrealized: "300", total: "570", fees: "92.465", net: "177.535" })
-        expect(parts.open_positions).toEqual(yield* pnl.positionsJson)
+        expect(parts.open_positions).toEqual(yield* positionsJson(pnl))
         expect(parts.balances).toEqual([])
 
         // Gauges agree with the book and the report.
@@ -185,7 +189,7 @@ describe(`PnlService (${DB})`, () => {
         yield* insertFill({ symbol: "XRP-USDT", action: "buy", quantity: "1", price: "1" })
         yield* insertFill({ symbol: "XRP-USDT", action: "buy", quantity: "2", price: "2" })
         yield* pnl.catchUp
-        expect((yield* pnl.positionsJson)[0]?.entry_price).toBe("1.666666666666666667")
+        expect((yield* positionsJson(pnl))[0]?.entry_price).toBe("1.666666666666666667")
         // sell 1 @ 2: removes 5/3 → 1.666666666666666667, realises 0.333333333333333333
         yield* insertFill({ symbol: "XRP-USDT", action: "sell", quantity: "1", price: "2" })
         yield* pnl.catchUp
@@ -204,8 +208,8 @@ describe(`PnlService (${DB})`, () => {
           "0.666666666666666667"
         ])
         // 2 × 3 − 5 = 1, exactly.
-        expect((yield* pnl.botStatusParts).pnl.realized).toBe("1")
-        expect(yield* pnl.positionsJson).toEqual([])
+        expect((yield* accountJson(pnl)).pnl.realized).toBe("1")
+        expect(yield* positionsJson(pnl)).toEqual([])
       }).pipe(Effect.provide(layerPnlProcess(registry)), Effect.provideService(Metric.MetricRegistry, registry))
     })), { timeout: 60_000 })
 
@@ -266,7 +270,7 @@ describe(`PnlService (${DB})`, () => {
         const events = yield* FillEvents
         const fill = yield* insertFill({ symbol: "BTC-USDT", action: "buy", quantity: "1", price: "100" })
         yield* events.publish(fill)
-        const open = yield* eventually(pnl.positionsJson, (ps) => ps.length === 1)
+        const open = yield* eventually(positionsJson(pnl), (ps) => ps.length === 1)
         expect(open[0]).toMatchObject({ symbol: "BTC-USDT", side: "long", quantity: "1", entry_price: "100" })
       }).pipe(Effect.provide(layerPnlProcess(registry)), Effect.provideService(Metric.MetricRegistry, registry))
       // Sweep every 200 ms: a fill stored after start and never published is applied anyway (watched in
@@ -292,17 +296,17 @@ describe(`PnlService (${DB})`, () => {
       yield* Effect.gen(function*() {
         const pnl = yield* PnlService
         yield* insertFill({ symbol: "BTC-USDT", action: "buy", quantity: "2", price: "100", fee: "0.1" })
-        const parts = yield* pnl.botStatusParts
+        const parts = yield* accountJson(pnl)
         expect(parts.pnl).toMatchObject({ realized: "0", unrealized: "20", fees: "0.1" })
         expect(parts.open_positions).toMatchObject([{ symbol: "BTC-USDT", side: "long", quantity: "2", entry_price: "100" }])
         yield* insertFill({ symbol: "BTC-USDT", action: "sell", quantity: "1", price: "105", fee: "0.05" })
         expect(plain((yield* pnl.totals).realised)).toBe("5")
         yield* insertFill({ symbol: "BTC-USDT", action: "sell", quantity: "1", price: "120", fee: "0.06" })
-        expect(yield* pnl.positionsJson).toEqual([])
-        expect((yield* pnl.periodSummary("all")).realized).toBe("25")
+        expect(yield* positionsJson(pnl)).toEqual([])
+        expect((yield* summaryJson(pnl, "all")).realized).toBe("25")
         yield* insertFill({ symbol: "BTC-USDT", action: "buy", quantity: "1", price: "100" })
         // Header + the four fills, the last applied by this read.
-        expect((yield* pnl.csvReport({ from: undefined, to: undefined })).trim().split("\n")).toHaveLength(5)
+        expect((yield* Effect.map(pnl.fillsReport({ from: undefined, to: undefined }), renderCsv)).trim().split("\n")).toHaveLength(5)
         expect(yield* pnl.catchUp).toBe(0)
         expect((yield* readGauges(registry)).total).toBe(25)
       }).pipe(
@@ -343,7 +347,7 @@ describe(`PnlService (${DB})`, () => {
         // One transaction for the burst; it drained the backlog, so no second one to find nothing.
         expect(batches).toEqual([0, 5])
         expect((yield* readGauges(registry)).bySymbol["BTC-USDT"]).toBe(0)
-        expect(yield* pnl.positionsJson).toMatchObject([{ symbol: "BTC-USDT", side: "long", quantity: "5", entry_price: "102" }])
+        expect(yield* positionsJson(pnl)).toMatchObject([{ symbol: "BTC-USDT", side: "long", quantity: "5", entry_price: "102" }])
       }).pipe(Effect.provide(layer), Effect.provideService(Metric.MetricRegistry, registry))
     })), { timeout: 60_000 })
 
@@ -363,7 +367,7 @@ describe(`PnlService (${DB})`, () => {
         const applied = yield* sql<{ id: string; applied: boolean }>`
           SELECT id::text AS id, pnl_applied_at IS NOT NULL AS applied FROM fills ORDER BY id`
         expect(applied.map((r) => [r.id, r.applied])).toEqual([[good.fillId, true], [bad.fillId, false], [later.fillId, false]])
-        expect(yield* pnl.positionsJson).toMatchObject([{ symbol: "BTC-USDT", side: "long", quantity: "1", entry_price: "100" }])
+        expect(yield* positionsJson(pnl)).toMatchObject([{ symbol: "BTC-USDT", side: "long", quantity: "1", entry_price: "100" }])
         // Still refused on the next pass; nothing after it is applied out of order.
         expect(yield* Effect.flip(pnl.catchUp)).toMatchObject({ fillId: bad.fillId })
       }).pipe(Effect.provide(layerPnlProcess(registry)), Effect.provideService(Metric.MetricRegistry, registry))
@@ -386,7 +390,7 @@ describe(`PnlService (${DB})`, () => {
       yield* Effect.gen(function*() {
         const pnl = yield* PnlService
         expect(yield* readGauges(second)).toEqual({ bySymbol: { "BTC-USDT": 200, "ETH-USDT": 70 }, total: 270 })
-        expect((yield* pnl.botStatusParts).pnl.realized).toBe("270")
+        expect((yield* accountJson(pnl)).pnl.realized).toBe("270")
         // And it keeps counting from there.
         yield* insertFill(SOL[0]!)
         yield* insertFill({ symbol: "SOL-USDT", action: "buy", quantity: "4", price: "145" })

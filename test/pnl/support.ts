@@ -1,14 +1,17 @@
 /**
  * PnL test helpers: rows inserted the way the order actor writes them (signal → order → fill), a
  * fake Exchange (mark prices, balances) that counts its calls, a "process" (PnlService with its own
- * FillEvents and its own metric registry, so a rebuild looks like a restart), and gauge readers.
+ * FillEvents and its own metric registry, so a rebuild looks like a restart), gauge readers, and the
+ * service's records in their wire form (through the HTTP contract's encoders).
  */
 import { BigDecimal, Effect, Layer, Metric } from "effect"
 import { SqlClient } from "effect/sql"
 import type { ExchangeBalance } from "../../src/exchange/Exchange.ts"
 import { Exchange, ExchangeTransientError, PriceUnavailable } from "../../src/exchange/Exchange.ts"
 import { FillEvents, type RecordedFill } from "../../src/orders/FillEvents.ts"
-import { PnlService, type PnlServiceOptions } from "../../src/pnl/PnlService.ts"
+import { PnlService, type PnlServiceOptions, type PnlServiceShape } from "../../src/pnl/PnlService.ts"
+import type { Period } from "../../src/pnl/records.ts"
+import { encodeAccount, encodeBalances, encodePosition, encodeReport } from "../../src/api/Pnl.ts"
 import { realisedPnl, realisedPnlTotal } from "../../src/telemetry/metrics.ts"
 
 let keySeq = 0
@@ -156,3 +159,12 @@ export const readGauges = (registry: Metric.MetricRegistry) =>
     }
     return { bySymbol, total }
   }).pipe(Effect.provideService(Metric.MetricRegistry, registry))
+
+/** `GET /positions` items, as the API writes them. */
+export const positionsJson = (pnl: PnlServiceShape) => Effect.map(pnl.openPositions, (ps) => ps.map((p) => encodePosition(p)))
+/** The PnL part of `GET /bot/status`, as the API writes it. */
+export const accountJson = (pnl: PnlServiceShape) => Effect.map(pnl.account, encodeAccount)
+/** `GET /pnl?period=`, as the API writes it. */
+export const summaryJson = (pnl: PnlServiceShape, period: Period) => Effect.map(pnl.periodSummary(period), encodeReport)
+/** `GET /balances` items, as the API writes them. */
+export const balancesJson = (pnl: PnlServiceShape) => Effect.map(pnl.balances, (list) => encodeBalances({ balances: list }).balances)

@@ -8,6 +8,7 @@ import { expect, layer } from "@effect/vitest"
 import { Effect, Layer, Logger, Metric, Redacted, Tracer } from "effect"
 import { HttpClient, HttpClientRequest, HttpRouter } from "effect/http"
 import { SqlError, UnknownError } from "effect/sql/SqlError"
+import { parseUnsafe as dec } from "../../src/domain/decimal.ts"
 import { AppConfig } from "../../src/config.ts"
 import { type Notification, Notifier } from "../../src/notify/Notifier.ts"
 import { SignalQueue } from "../../src/orders/SignalQueue.ts"
@@ -74,18 +75,21 @@ const secrets = Layer.succeed(
 )
 
 const parts = BotStatusParts.layerFrom({
+  // The PnL service's record; the status route answers it in the contract's JSON.
   account: Effect.succeed({
-    balances: [{ asset: "USDT", free: "900.5", locked: "99.5", total: "1000" }],
-    pnl: { realized: "12.5", unrealized: "-2", total: "10.5", fees: "0.7", net: "9.8" },
-    open_positions: [{
+    balances: [{ asset: "USDT", free: dec("900.5"), locked: dec("99.5"), total: dec("1000") }],
+    totals: { realised: dec("12.5"), unrealised: dec("-2"), total: dec("10.5"), fees: dec("0.7"), net: dec("9.8") },
+    positions: [{
       symbol: "BTC-USDT",
+      slot: "net" as const,
       side: "long" as const,
-      quantity: "0.01",
-      entry_price: "65000",
-      mark_price: "64800",
-      unrealized_pnl: "-2",
+      quantity: dec("0.01"),
+      cost: dec("650"),
+      entryPrice: dec("65000"),
+      markPrice: dec("64800"),
+      unrealised: dec("-2"),
       leverage: 5,
-      opened_at: "2026-01-01T00:00:00.000Z"
+      openedAt: new Date("2026-01-01T00:00:00.000Z")
     }]
   }),
   breaker: Effect.succeed({ state: "open" as const, consecutive_failures: 5, open_until: "2026-01-01T00:05:00.000Z" })
