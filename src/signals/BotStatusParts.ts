@@ -28,9 +28,9 @@ export const EMPTY_ACCOUNT: Account = {
 export const IDLE_BREAKER: BreakerJson = { state: "closed", consecutive_failures: 0, open_until: null }
 
 export class BotStatusParts extends Context.Service<BotStatusParts, {
-  /** Balances, PnL summary and open positions (PnL issue). */
+  /** Balances, PnL summary and open positions: from the PnL service. */
   readonly account: Effect.Effect<Account, SqlError>
-  /** The exchange circuit breaker (orders issue). */
+  /** The exchange circuit breaker: from the order service. */
   readonly breaker: Effect.Effect<BreakerJson, SqlError>
 }>()("tvtelegrambingx/BotStatusParts") {
   /** Before the PnL and order services are wired: no balances/positions, zero PnL, breaker closed. */
