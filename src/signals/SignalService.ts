@@ -9,18 +9,17 @@
  * gives up after ~3 s), or a route that stops waiting for a slow database, cannot leave a committed
  * order un-enqueued — and `ingest` itself stays interruptible, so the route can answer in time.
  */
-import { BigDecimal, Clock, Context, Data, Effect, Fiber, Layer, Metric, Option } from "effect"
+import { Clock, Context, Data, Effect, Fiber, Layer, Metric, Option } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { AppConfig } from "../config.ts"
-import { plain } from "../domain/decimal.ts"
 import {
   type CanonicalSignal,
   decodeSignals,
   MAX_FUTURE_SKEW_SECONDS,
   staleReason
 } from "../domain/signal.ts"
-import type { FieldProblem } from "../domain/vocabulary.ts"
 import { plainOrNull } from "../domain/decimal.ts"
+import type { FieldProblem } from "../domain/vocabulary.ts"
 import { jsonForPostgres, type ParsedBody } from "../domain/webhookBody.ts"
 import { Notifier } from "../notify/Notifier.ts"
 import { queuedOrder, SignalQueue } from "../orders/SignalQueue.ts"
@@ -43,21 +42,19 @@ export interface IngestResult {
   readonly list: boolean
 }
 
-const decimal = (d: BigDecimal.BigDecimal | null) => (d === null ? null : plain(d))
-
 const toRow = (s: CanonicalSignal, order: NewSignalRow["order"]): NewSignalRow => ({
   idempotencyKey: s.idempotencyKey,
   symbol: s.symbol,
   action: s.action,
   positionSide: s.positionSide,
   reduceOnly: s.reduceOnly,
-  quantity: decimal(s.quantity),
-  marginUsdt: decimal(s.marginUsdt),
-  price: decimal(s.price),
+  quantity: plainOrNull(s.quantity),
+  marginUsdt: plainOrNull(s.marginUsdt),
+  price: plainOrNull(s.price),
   leverage: s.leverage,
   marginMode: s.marginMode,
-  stopLoss: decimal(s.stopLoss),
-  takeProfit: decimal(s.takeProfit),
+  stopLoss: plainOrNull(s.stopLoss),
+  takeProfit: plainOrNull(s.takeProfit),
   signalTime: s.timestamp === null ? null : new Date(s.timestamp).toISOString(),
   order
 })
@@ -142,8 +139,8 @@ export class SignalService extends Context.Service<SignalService, {
           // The leverage used for margin sizing travels with the order, so execution matches it.
           leverage: s.leverage ?? s.sizedWithLeverage,
           // Stop-loss / take-profit belong to the opening order, not to a close.
-          stopLoss: s.reduceOnly ? null : decimal(s.stopLoss),
-          takeProfit: s.reduceOnly ? null : decimal(s.takeProfit)
+          stopLoss: s.reduceOnly ? null : plainOrNull(s.stopLoss),
+          takeProfit: s.reduceOnly ? null : plainOrNull(s.takeProfit)
         })
       )
       const receivedAt = new Date(now)
